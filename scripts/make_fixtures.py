@@ -1,0 +1,519 @@
+#!/usr/bin/python3
+"""Generate the small ONNX test fixtures in tests/fixtures/.
+
+Each fixture directory uses the ONNX backend-test layout:
+
+    tests/fixtures/<name>/model.onnx
+    tests/fixtures/<name>/test_data_set_0/input_0.pb
+    tests/fixtures/<name>/test_data_set_0/output_0.pb
+
+The models are NARROW versions of torchvision's video classifiers
+(r3d_18, mc3_18, r2plus1d_18, s3d), built from torchvision's own building
+blocks with the same topology (strides, paddings, downsample projections,
+[2,2,2,2] layers, R(2+1)D midplanes formula, S3D inception branches) but
+with far fewer channels, random seeded weights and randomised BatchNorm
+statistics/affine parameters (incl. negative gammas) so that BN-folding
+bugs show up.  Every model is exported twice:
+
+    <name>_folded  default eval-mode export: BN folded into Conv
+    <name>_bn      TrainingMode.PRESERVE on an eval() model, no constant
+                   folding: BatchNormalization nodes kept
+
+The reference output is PyTorch's float32 output.  Each exported graph is
+also run through a small float64 NumPy interpreter (see `run_onnx`) and
+compared against the PyTorch output, so a fixture is only written if the
+ONNX graph itself reproduces the reference.
+
+Usage:  /usr/bin/python3 scripts/make_fixtures.py [--out tests/fixtures]
+        [--only NAME ...] [--no-verify]
+"""
+import argparse
+import collections
+import io
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import onnx
+from onnx import numpy_helper
+from numpy.lib.stride_tricks import sliding_window_view
+
+from torchvision.models.video.resnet import (
+    BasicBlock,
+    Conv2Plus1D,
+    Conv3DNoTemporal,
+    Conv3DSimple,
+    VideoResNet,
+)
+from torchvision.models.video.s3d import S3D, SepInceptionBlock3D, TemporalSeparableConv
+from torchvision.ops.misc import Conv3dNormActivation
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SEED = 0
+
+# --------------------------------------------------------------------------
+# Narrow model definitions (torchvision topology, fewer channels)
+# --------------------------------------------------------------------------
+
+
+def basic_stem(width):
+    """torchvision.models.video.resnet.BasicStem with `width` output channels."""
+    return nn.Sequential(
+        nn.Conv3d(3, width, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+        nn.BatchNorm3d(width),
+        nn.ReLU(inplace=True),
+    )
+
+
+def r2plus1d_stem(width):
+    """torchvision.models.video.resnet.R2Plus1dStem with `width` output channels.
+
+    torchvision hard-codes 45 mid channels for 64 outputs; keep the ratio."""
+    mid = max(1, int(round(45 * width / 64)))
+    return nn.Sequential(
+        nn.Conv3d(3, mid, kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False),
+        nn.BatchNorm3d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv3d(mid, width, kernel_size=(3, 1, 1), stride=(1, 1, 1), padding=(1, 0, 0), bias=False),
+        nn.BatchNorm3d(width),
+        nn.ReLU(inplace=True),
+    )
+
+
+class NarrowVideoResNet(VideoResNet):
+    """VideoResNet with configurable widths (torchvision: 64/128/256/512).
+
+    Reuses VideoResNet._make_layer (downsample projection logic) and
+    VideoResNet.forward unchanged; BasicBlock computes the R(2+1)D midplanes
+    as (inplanes*planes*27) // (inplanes*9 + 3*planes)."""
+
+    def __init__(self, conv_makers, stem, widths, layers=(2, 2, 2, 2), num_classes=10):
+        nn.Module.__init__(self)
+        self.inplanes = widths[0]
+        self.stem = stem
+        self.layer1 = self._make_layer(BasicBlock, conv_makers[0], widths[0], layers[0], stride=1)
+        self.layer2 = self._make_layer(BasicBlock, conv_makers[1], widths[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(BasicBlock, conv_makers[2], widths[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(BasicBlock, conv_makers[3], widths[3], layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
+        self.fc = nn.Linear(widths[3] * BasicBlock.expansion, num_classes)
+        # same init as torchvision's VideoResNet
+        for m in self.modules():
+            if isinstance(m, nn.Conv3d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.BatchNorm3d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0, 0.01)
+                nn.init.constant_(m.bias, 0)
+
+
+# torchvision S3D configuration, full widths.  Each inception entry is
+# (b0_out, b1_mid, b1_out, b2_mid, b2_out, b3_out); in_planes is derived.
+S3D_STEM = (64, 64, 192)  # TSC(3->64,k7,s2), 1x1x1 conv 64->64, TSC(64->192,k3)
+S3D_INCEPTION = [
+    (64, 96, 128, 16, 32, 32),
+    (128, 128, 192, 32, 96, 64),
+    "pool3",
+    (192, 96, 208, 16, 48, 64),
+    (160, 112, 224, 24, 64, 64),
+    (128, 128, 256, 24, 64, 64),
+    (112, 144, 288, 32, 64, 64),
+    (256, 160, 320, 32, 128, 128),
+    "pool2",
+    (256, 160, 320, 32, 128, 128),
+    (384, 192, 384, 48, 128, 128),
+]
+
+
+class NarrowS3D(S3D):
+    """torchvision S3D with every channel count multiplied by `scale`.
+
+    Same layer sequence, kernels, strides, paddings, BN eps (1e-3),
+    four-branch SepInceptionBlock3D (incl. the max-pool branch), avg-pool and
+    1x1x1 conv classifier; reuses S3D.forward (avgpool -> classifier ->
+    mean over T,H,W).  `avgpool_kernel` replaces torchvision's (2,7,7), which
+    only fits 16x224x224 inputs."""
+
+    def __init__(self, scale, num_classes=10, avgpool_kernel=(2, 7, 7), dropout=0.2):
+        nn.Module.__init__(self)
+        from functools import partial
+
+        norm_layer = partial(nn.BatchNorm3d, eps=0.001, momentum=0.001)
+
+        def c(n):
+            return max(2, int(round(n * scale)))
+
+        s0, s1, s2 = (c(n) for n in S3D_STEM)
+        layers = [
+            TemporalSeparableConv(3, s0, 7, 2, 3, norm_layer),
+            nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+            Conv3dNormActivation(s0, s1, kernel_size=1, stride=1, norm_layer=norm_layer),
+            TemporalSeparableConv(s1, s2, 3, 1, 1, norm_layer),
+            nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        ]
+        cin = s2
+        for entry in S3D_INCEPTION:
+            if entry == "pool3":
+                layers.append(nn.MaxPool3d(kernel_size=(3, 3, 3), stride=(2, 2, 2), padding=(1, 1, 1)))
+            elif entry == "pool2":
+                layers.append(nn.MaxPool3d(kernel_size=(2, 2, 2), stride=(2, 2, 2), padding=(0, 0, 0)))
+            else:
+                b0, b1m, b1, b2m, b2, b3 = (c(n) for n in entry)
+                layers.append(SepInceptionBlock3D(cin, b0, b1m, b1, b2m, b2, b3, norm_layer))
+                cin = b0 + b1 + b2 + b3
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AvgPool3d(kernel_size=avgpool_kernel, stride=1)
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Conv3d(cin, num_classes, kernel_size=1, stride=1, bias=True),
+        )
+
+
+# --------------------------------------------------------------------------
+# Weight randomisation / export helpers (shared with make_full.py)
+# --------------------------------------------------------------------------
+
+
+def randomize_bn(model, seed):
+    """Randomise BN running stats and affine params so BN folding bugs show.
+
+    mean ~ N(0, 0.5), var ~ U(0.5, 2), gamma ~ U(-1.5, 1.5) (some negative),
+    beta ~ N(0, 0.5)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.5)
+                m.running_var.copy_(torch.rand(n, generator=g) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(n, generator=g) * 3.0 - 1.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.5)
+
+
+def make_input(shape, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=torch.float32)
+
+
+def export(model, x, path, opset, keep_bn):
+    """Export `model` (already in eval mode) to `path`; return ModelProto."""
+    kwargs = dict(
+        opset_version=opset,
+        input_names=["input"],
+        output_names=["output"],
+    )
+    if keep_bn:
+        kwargs.update(training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
+    else:
+        kwargs.update(training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
+    assert not model.training
+    buf = io.BytesIO()
+    torch.onnx.export(model, (x,), buf, **kwargs)
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    ops = op_histogram(proto)
+    if keep_bn and "BatchNormalization" not in ops:
+        raise RuntimeError("%s: expected BatchNormalization nodes, got %s" % (path, dict(ops)))
+    if not keep_bn and "BatchNormalization" in ops:
+        raise RuntimeError("%s: BatchNormalization was not folded: %s" % (path, dict(ops)))
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+    return proto
+
+
+def op_histogram(proto):
+    return collections.Counter(n.op_type for n in proto.graph.node)
+
+
+def write_case(outdir, name, model, x, opset, keep_bn, verify=True, verify_tol=1e-3):
+    """Export model + test_data_set_0 into outdir/name.  Returns info dict."""
+    d = os.path.join(outdir, name)
+    ds = os.path.join(d, "test_data_set_0")
+    os.makedirs(ds, exist_ok=True)
+    with torch.no_grad():
+        y = model(x)
+    proto = export(model, x, os.path.join(d, "model.onnx"), opset, keep_bn)
+    g = proto.graph
+    init_names = {i.name for i in g.initializer}
+    real_inputs = [i for i in g.input if i.name not in init_names]
+    assert len(real_inputs) == 1 and len(g.output) == 1, (real_inputs, g.output)
+    xin = x.numpy().astype(np.float32)
+    yout = y.numpy().astype(np.float32)
+    with open(os.path.join(ds, "input_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(xin, name=real_inputs[0].name).SerializeToString())
+    with open(os.path.join(ds, "output_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(yout, name=g.output[0].name).SerializeToString())
+    info = dict(
+        name=name,
+        opset=opset,
+        ops=op_histogram(proto),
+        in_shape=tuple(xin.shape),
+        out_shape=tuple(yout.shape),
+        max_abs=float(np.abs(yout).max()),
+        size=dir_size(d),
+        model_size=os.path.getsize(os.path.join(d, "model.onnx")),
+    )
+    if verify:
+        got = run_onnx(proto, {real_inputs[0].name: xin})[g.output[0].name]
+        err = float(np.abs(got - yout).max())
+        scale = max(1.0, float(np.abs(yout).max()))
+        info["verify_err"] = err
+        if not err <= verify_tol * scale:
+            raise RuntimeError("%s: ONNX graph (numpy) differs from torch: max err %g" % (name, err))
+    return info
+
+
+def dir_size(d):
+    total = 0
+    for root, _, files in os.walk(d):
+        for fn in files:
+            total += os.path.getsize(os.path.join(root, fn))
+    return total
+
+
+# --------------------------------------------------------------------------
+# Minimal float64 NumPy interpreter for the ops these models export.
+# Used only to check that each exported graph reproduces the torch output.
+# --------------------------------------------------------------------------
+
+
+def _attrs(node):
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _windows(xp, kernel, strides):
+    nd = len(kernel)
+    axes = tuple(range(2, 2 + nd))
+    w = sliding_window_view(xp, tuple(kernel), axis=axes)
+    return w[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
+
+
+def _pads(a, nd):
+    pads = list(a.get("pads", [0] * (2 * nd)))
+    return [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
+
+
+def _check_pool_attrs(a):
+    assert a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"), a
+    assert a.get("ceil_mode", 0) == 0, a
+    assert all(d == 1 for d in a.get("dilations", [1])), a
+
+
+def _conv(x, w, b, a):
+    nd = w.ndim - 2
+    _check_pool_attrs(a)
+    assert a.get("group", 1) == 1, a
+    strides = a.get("strides", [1] * nd)
+    xp = np.pad(x, _pads(a, nd))
+    win = _windows(xp, w.shape[2:], strides)  # N, C, O..., K...
+    y = np.tensordot(win, w, axes=([1] + list(range(2 + nd, 2 + 2 * nd)), [1] + list(range(2, 2 + nd))))
+    y = np.moveaxis(y, -1, 1)
+    if b is not None:
+        y = y + b.reshape((1, -1) + (1,) * nd)
+    return y
+
+
+def _maxpool(x, a):
+    _check_pool_attrs(a)
+    k = a["kernel_shape"]
+    nd = len(k)
+    xp = np.pad(x, _pads(a, nd), constant_values=-np.inf)
+    win = _windows(xp, k, a.get("strides", [1] * nd))
+    return win.max(axis=tuple(range(-nd, 0)))
+
+
+def _avgpool(x, a):
+    _check_pool_attrs(a)
+    k = a["kernel_shape"]
+    nd = len(k)
+    strides = a.get("strides", [1] * nd)
+    pw = _pads(a, nd)
+    s = _windows(np.pad(x, pw), k, strides).sum(axis=tuple(range(-nd, 0)))
+    if a.get("count_include_pad", 0):
+        return s / float(np.prod(k))
+    ones = np.pad(np.ones((1, 1) + x.shape[2:]), pw)
+    cnt = _windows(ones, k, strides).sum(axis=tuple(range(-nd, 0)))
+    return s / cnt
+
+
+def run_onnx(proto, feeds):
+    """Evaluate `proto` on `feeds` in float64 and return all named values."""
+    env = {}
+    for t in proto.graph.initializer:
+        env[t.name] = numpy_helper.to_array(t).astype(np.float64) if t.data_type == onnx.TensorProto.FLOAT else numpy_helper.to_array(t)
+    for k, v in feeds.items():
+        env[k] = np.asarray(v, dtype=np.float64)
+    for node in proto.graph.node:
+        a = _attrs(node)
+        ins = [env[n] if n else None for n in node.input]
+        op = node.op_type
+        if op == "Conv":
+            out = _conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a)
+        elif op == "BatchNormalization":
+            x, sc, bi, mu, var = ins[:5]
+            assert not a.get("training_mode", 0)
+            shp = (1, -1) + (1,) * (x.ndim - 2)
+            eps = a.get("epsilon", 1e-5)
+            out = (x - mu.reshape(shp)) / np.sqrt(var.reshape(shp) + eps) * sc.reshape(shp) + bi.reshape(shp)
+        elif op == "Relu":
+            out = np.maximum(ins[0], 0)
+        elif op == "Add":
+            out = ins[0] + ins[1]
+        elif op == "MaxPool":
+            assert len(node.output) == 1 or not node.output[1]
+            out = _maxpool(ins[0], a)
+        elif op == "AveragePool":
+            out = _avgpool(ins[0], a)
+        elif op == "GlobalAveragePool":
+            out = ins[0].mean(axis=tuple(range(2, ins[0].ndim)), keepdims=True)
+        elif op == "Flatten":
+            ax = a.get("axis", 1)
+            x = ins[0]
+            out = x.reshape(int(np.prod(x.shape[:ax])), -1)
+        elif op == "Gemm":
+            A, B = ins[0], ins[1]
+            if a.get("transA", 0):
+                A = A.T
+            if a.get("transB", 0):
+                B = B.T
+            out = a.get("alpha", 1.0) * (A @ B)
+            if len(ins) > 2 and ins[2] is not None:
+                out = out + a.get("beta", 1.0) * ins[2]
+        elif op == "MatMul":
+            out = ins[0] @ ins[1]
+        elif op == "Concat":
+            out = np.concatenate(ins, axis=a["axis"])
+        elif op == "ReduceMean":
+            axes = a.get("axes")
+            if axes is None and len(ins) > 1 and ins[1] is not None:
+                axes = ins[1].tolist()
+            axes = tuple(axes) if axes is not None else None
+            out = ins[0].mean(axis=axes, keepdims=bool(a.get("keepdims", 1)))
+        elif op == "Identity" or op == "Dropout":
+            out = ins[0]
+        elif op == "Constant":
+            out = numpy_helper.to_array(a["value"])
+        elif op == "Pad":
+            mode = a.get("mode", b"constant")
+            assert mode in (b"constant", "constant"), mode
+            if len(ins) > 1:  # opset >= 11: pads (and constant_value) are inputs
+                pads = [int(p) for p in ins[1]]
+                cval = float(ins[2].reshape(-1)[0]) if len(ins) > 2 and ins[2] is not None else 0.0
+            else:  # opset < 11: attributes
+                pads = list(a["pads"])
+                cval = a.get("value", 0.0)
+            x = ins[0]
+            r = x.ndim
+            assert min(pads) >= 0, pads
+            out = np.pad(x, [(pads[i], pads[i + r]) for i in range(r)], constant_values=cval)
+        elif op == "Reshape":
+            shape = [int(s) for s in ins[1]]
+            shape = [ins[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
+            out = ins[0].reshape(shape)
+        else:
+            raise NotImplementedError("run_onnx: op %s" % op)
+        env[node.output[0]] = out
+    return {o.name: env[o.name].astype(np.float32) for o in proto.graph.output}
+
+
+# --------------------------------------------------------------------------
+# Fixture definitions
+# --------------------------------------------------------------------------
+
+RESNET_WIDTHS = (8, 16, 24, 32)  # torchvision: 64, 128, 256, 512
+RESNET_INPUT = (1, 3, 10, 28, 28)  # odd intermediate sizes: 28->14->7->4->2, T 10->5->3->2
+S3D_SCALE = 0.1  # 64->6, 192->19, ..., 1024->102: deliberately not multiples of 8
+# T=13, 49x49: T 13->7->7->7->4->2, H 49->25->13->7->4->2 (odd sizes in every pool)
+S3D_INPUT = (1, 3, 13, 49, 49)
+S3D_AVGPOOL = (1, 2, 2)  # on the 2x2x2 final map -> 2x1x1 so ReduceMean averages 2 values
+NUM_CLASSES = 10
+
+
+def build(arch, seed=SEED):
+    torch.manual_seed(seed)
+    if arch == "r3d_18":
+        w = RESNET_WIDTHS
+        m = NarrowVideoResNet([Conv3DSimple] * 4, basic_stem(w[0]), w, num_classes=NUM_CLASSES)
+        shape = RESNET_INPUT
+    elif arch == "mc3_18":
+        w = RESNET_WIDTHS
+        m = NarrowVideoResNet([Conv3DSimple] + [Conv3DNoTemporal] * 3, basic_stem(w[0]), w, num_classes=NUM_CLASSES)
+        shape = RESNET_INPUT
+    elif arch == "r2plus1d_18":
+        w = RESNET_WIDTHS
+        m = NarrowVideoResNet([Conv2Plus1D] * 4, r2plus1d_stem(w[0]), w, num_classes=NUM_CLASSES)
+        shape = RESNET_INPUT
+    elif arch == "s3d":
+        m = NarrowS3D(S3D_SCALE, num_classes=NUM_CLASSES, avgpool_kernel=S3D_AVGPOOL)
+        shape = S3D_INPUT
+    else:
+        raise ValueError(arch)
+    randomize_bn(m, seed + 1)
+    m.eval()
+    x = make_input(shape, seed + 2)
+    return m, x
+
+
+# (fixture name, architecture, opset, keep BatchNormalization)
+FIXTURES = [
+    ("r3d_18_bn", "r3d_18", 13, True),
+    ("r3d_18_folded", "r3d_18", 13, False),
+    ("mc3_18_bn", "mc3_18", 13, True),
+    ("mc3_18_folded", "mc3_18", 13, False),
+    ("r2plus1d_18_bn", "r2plus1d_18", 13, True),
+    ("r2plus1d_18_folded", "r2plus1d_18", 13, False),
+    ("s3d_bn", "s3d", 13, True),
+    ("s3d_folded", "s3d", 13, False),
+    ("r3d_18_folded_op17", "r3d_18", 17, False),
+    ("mc3_18_bn_op11", "mc3_18", 11, True),
+]
+
+
+def print_summary(infos):
+    all_ops = collections.Counter()
+    for i in infos:
+        all_ops.update(i["ops"])
+        print(
+            "%-22s opset %2d  in %-20s out %-8s max|y| %9.4f  model %8d B  dir %8d B%s"
+            % (
+                i["name"],
+                i["opset"],
+                "x".join(map(str, i["in_shape"])),
+                "x".join(map(str, i["out_shape"])),
+                i["max_abs"],
+                i["model_size"],
+                i["size"],
+                ("  onnx-vs-torch %.2e" % i["verify_err"]) if "verify_err" in i else "",
+            )
+        )
+        print("    ops: " + ", ".join("%s:%d" % kv for kv in sorted(i["ops"].items())))
+    print("distinct op types: " + ", ".join(sorted(all_ops)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures"))
+    ap.add_argument("--only", nargs="*", help="fixture names to (re)generate")
+    ap.add_argument("--no-verify", action="store_true", help="skip the NumPy re-evaluation of the ONNX graph")
+    args = ap.parse_args()
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    infos = []
+    for name, arch, opset, keep_bn in FIXTURES:
+        if args.only and name not in args.only:
+            continue
+        model, x = build(arch)
+        infos.append(write_case(args.out, name, model, x, opset, keep_bn, verify=not args.no_verify))
+    print_summary(infos)
+    big = [i["name"] for i in infos if i["size"] > 1 << 20]
+    if big:
+        print("WARNING: fixtures over 1 MiB: " + ", ".join(big), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+/* Plan and run: shapes are resolved for the actual input, constant
+ * subgraphs (exporters' Shape → Gather → Concat → Reshape chains) are folded
+ * once, every value gets its own buffer (the method needs them all), and each
+ * feature map's per-channel mean is computed right after its node runs. */
+#include "cfp_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- context ---------------------------------------------------------- */
+
+int cfp_ctx_new(cfp_ctx **out, int threads) {
+    *out = NULL;
+    cfp_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return CFP_E_NOMEM;
+    if (threads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (int)n : 1;
+    }
+    if (threads > 256) threads = 256;
+    ctx->threads = threads;
+    ctx->pool = cfp_pool_new(threads);
+    if (!ctx->pool) {
+        free(ctx);
+        return CFP_E_NOMEM;
+    }
+    ctx->threads = cfp_pool_threads(ctx->pool);
+    *out = ctx;
+    return CFP_OK;
+}
+
+void cfp_ctx_free(cfp_ctx *ctx) {
+    if (!ctx) return;
+    cfp_pool_free(ctx->pool);
+    free(ctx);
+}
+
+const char *cfp_errmsg(const cfp_ctx *ctx) { return ctx ? ctx->err : "no context"; }
+void cfp_ctx_set_max_memory(cfp_ctx *ctx, uint64_t bytes) { ctx->max_memory = bytes; }
+int cfp_ctx_threads(const cfp_ctx *ctx) { return ctx->threads; }
+
+static uint64_t max_memory(const cfp_ctx *ctx) {
+    if (ctx->max_memory) return ctx->max_memory;
+    long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    return pages > 0 && psz > 0 ? (uint64_t)pages * (uint64_t)psz : UINT64_MAX;
+}
+
+/* ---- per-channel means ------------------------------------------------ */
+
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static double sum_f32(const float *x, int64_t n) {
+    double total = 0;
+    for (int64_t b = 0; b < n; b += 4096) {
+        int64_t e = b + 4096 < n ? b + 4096 : n, i = b;
+        float acc[16] = {0};
+        for (; i + 16 <= e; i += 16)
+            for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+        float s = 0;
+        for (int j = 0; j < 16; j++) s += acc[j];
+        for (; i < e; i++) s += x[i];
+        total += s;
+    }
+    return total;
+}
+
+typedef struct {
+    const float *x;
+    float *out;
+    int64_t spatial;
+} pool_job;
+
+static void pooled_range(void *arg, int64_t b, int64_t e, int tid) {
+    pool_job *j = arg;
+    for (int64_t c = b; c < e; c++)
+        j->out[c] = (float)(sum_f32(j->x + c * j->spatial, j->spatial) / (double)j->spatial);
+}
+
+static bool is_feature(const cfp_value *v) { return v->t.dtype == CFP_F32 && v->t.ndim >= 2; }
+
+static void compute_pooled(cfp_model *m, cfp_value *v) {
+    if (!is_feature(v) || !v->pooled || !v->t.data) return;
+    int64_t c = v->t.dims[1], s = 1;
+    for (int i = 2; i < v->t.ndim; i++) s *= v->t.dims[i];
+    if (c == 0) return;
+    if (s == 0) {
+        memset(v->pooled, 0, (size_t)c * sizeof(float));
+        return;
+    }
+    pool_job j = {v->t.data, v->pooled, s};
+    cfp_parallel_for(m->ctx->pool, c, s >= 16384 ? 1 : 16384 / s + 1, pooled_range, &j);
+}
+
+static int alloc_value(cfp_model *m, cfp_value *v) {
+    if (cfp_tensor_alloc(&v->t))
+        return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory allocating '%s' (%zu bytes)", v->name, v->t.nbytes);
+    free(v->pooled);
+    v->pooled = NULL;
+    v->n_pooled = 0;
+    if (is_feature(v) && v->t.dims[1] > 0) {
+        v->pooled = calloc((size_t)v->t.dims[1], sizeof(float));
+        if (!v->pooled) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+        v->n_pooled = v->t.dims[1];
+    }
+    return CFP_OK;
+}
+
+/* ---- plan --------------------------------------------------------------- */
+
+static int check_input(cfp_model *m, const cfp_value *v, const cfp_tensor *t) {
+    char want[160], got[160];
+    cfp_tensor decl = {.ndim = v->decl_ndim};
+    for (int i = 0; i < v->decl_ndim && i < CFP_MAX_DIMS; i++) decl.dims[i] = v->decl_dims[i];
+    if (v->decl_dtype && v->decl_dtype != t->dtype)
+        return cfp_seterr(m->ctx, CFP_E_SHAPE, "input '%s': expected %s data, got %s", v->name,
+                          cfp_dtype_name(v->decl_dtype), cfp_dtype_name(t->dtype));
+    if (!cfp_dtype_size(t->dtype))
+        return cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "input '%s': %s data is not supported", v->name,
+                          cfp_dtype_name(t->dtype));
+    bool ok = v->decl_ndim < 0 || v->decl_ndim == t->ndim;
+    for (int i = 0; ok && i < t->ndim && v->decl_ndim >= 0; i++)
+        if (v->decl_dims[i] >= 0 && v->decl_dims[i] != t->dims[i] && !v->decl_params[i]) ok = false;
+    if (!ok) {
+        /* "?" for dynamic axes in the expected shape */
+        size_t o = 0;
+        want[0] = 0;
+        for (int i = 0; i < decl.ndim && o < sizeof want; i++)
+            o += (size_t)(v->decl_dims[i] >= 0 && !v->decl_params[i]
+                              ? snprintf(want + o, sizeof want - o, i ? "x%" PRId64 : "%" PRId64, v->decl_dims[i])
+                              : snprintf(want + o, sizeof want - o, i ? "x?" : "?"));
+        return cfp_seterr(m->ctx, CFP_E_SHAPE, "input '%s': expected shape %s, got %s", v->name, want,
+                          cfp_shape_str(t, got, sizeof got));
+    }
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->dims[i];
+    if (t->nbytes != (size_t)n * cfp_dtype_size(t->dtype) || (n && !t->data))
+        return cfp_seterr(m->ctx, CFP_E_ARG, "input '%s': data size does not match its shape", v->name);
+    return CFP_OK;
+}
+
+static bool output_only_of_shape(const cfp_node *n) {
+    return strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0;
+}
+
+static bool all_inputs_const(cfp_model *m, const cfp_node *n) {
+    for (int k = 0; k < n->n_in; k++) {
+        cfp_value *v = cfp_in(m, n, k);
+        if (v && !v->is_const) return false;
+    }
+    return true;
+}
+
+static int run_node(cfp_model *m, cfp_node *n) {
+    int rc = n->op->run(m, n);
+    if (rc) {
+        if (!m->ctx->err[0]) cfp_node_fail(m, n, rc, "failed");
+        return rc;
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        cfp_value *v = cfp_out(m, n, k);
+        if (v) compute_pooled(m, v);
+    }
+    return CFP_OK;
+}
+
+static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool allocate);
+
+int cfp_model_plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
+    return plan(m, n_inputs, inputs, true);
+}
+
+int cfp_model_infer_shapes(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
+    return plan(m, n_inputs, inputs, false);
+}
+
+static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool allocate) {
+    cfp_ctx *ctx = m->ctx;
+    int rc;
+    m->planned = false;
+    ctx->err[0] = 0;
+    if (n_inputs != m->n_inputs)
+        return cfp_seterr(ctx, CFP_E_ARG, "the model has %d input%s, %d given", m->n_inputs,
+                          m->n_inputs == 1 ? "" : "s", n_inputs);
+    for (int i = 0; i < n_inputs; i++)
+        if ((rc = check_input(m, &m->values[m->inputs[i]], &inputs[i]))) return rc;
+
+    for (int i = 0; i < m->n_values; i++) {
+        cfp_value *v = &m->values[i];
+        if (v->is_init) continue;
+        cfp_tensor_release(&v->t);
+        v->is_const = false;
+        free(v->pooled);
+        v->pooled = NULL;
+        v->n_pooled = 0;
+    }
+    uint64_t total = 0, limit = max_memory(ctx);
+    for (int i = 0; i < n_inputs; i++) {
+        cfp_value *v = &m->values[m->inputs[i]];
+        if ((rc = cfp_tensor_shape(&v->t, inputs[i].dtype, inputs[i].ndim, inputs[i].dims)))
+            return cfp_seterr(ctx, rc, "input '%s': invalid shape", v->name);
+        total += v->t.nbytes;
+        if (total > limit) break;
+        if ((rc = alloc_value(m, v))) return rc;
+        if (v->t.nbytes) memcpy(v->t.data, inputs[i].data, v->t.nbytes);
+    }
+
+    /* pass 1: shapes everywhere; fold what is constant */
+    for (int i = 0; i < m->n_nodes && total <= limit; i++) {
+        cfp_node *n = &m->nodes[i];
+        n->folded = false;
+        if ((rc = n->op->reshape(m, n))) {
+            if (!ctx->err[0]) cfp_node_fail(m, n, rc, "cannot infer output shapes");
+            return rc;
+        }
+        n->folded = output_only_of_shape(n) || all_inputs_const(m, n);
+        for (int k = 0; k < n->n_out; k++) {
+            cfp_value *v = cfp_out(m, n, k);
+            if (!v) continue;
+            if (!cfp_dtype_size(v->t.dtype))
+                return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "output '%s' has unsupported type %s", v->name,
+                                     cfp_dtype_name(v->t.dtype));
+            if (v->t.nbytes > limit - total) {
+                total = limit + 1;
+                break;
+            }
+            total += v->t.nbytes;
+            if (n->folded && (rc = alloc_value(m, v))) return rc;
+        }
+        if (total > limit) break;
+        if (n->folded) {
+            if ((rc = run_node(m, n))) return rc;
+            for (int k = 0; k < n->n_out; k++)
+                if (cfp_out(m, n, k)) cfp_out(m, n, k)->is_const = true;
+        }
+    }
+    if (total > limit) {
+        char shp[160];
+        return cfp_seterr(ctx, CFP_E_LIMIT,
+                          "the model needs more than %" PRIu64 " MB for its values at input shape %s (limit %" PRIu64
+                          " MB; see --max-memory)",
+                          limit >> 20, n_inputs ? cfp_shape_str(&inputs[0], shp, sizeof shp) : "-", limit >> 20);
+    }
+    m->activation_bytes = total;
+    if (!allocate) return CFP_OK;
+    /* pass 2: memory for every value the run computes */
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        if (n->folded) continue;
+        for (int k = 0; k < n->n_out; k++) {
+            cfp_value *v = cfp_out(m, n, k);
+            if (v && (rc = alloc_value(m, v))) return rc;
+        }
+    }
+    for (int i = 0; i < n_inputs; i++) {
+        m->plan_ndim[i % 8] = inputs[i].ndim;
+        memcpy(m->plan_dims[i % 8], inputs[i].dims, sizeof inputs[i].dims);
+    }
+    m->planned = true;
+    return CFP_OK;
+}
+
+uint64_t cfp_model_activation_bytes(const cfp_model *m) { return m->activation_bytes; }
+
+/* A plan stays valid while the input shapes do; inputs that are not float
+ * may carry shapes or indices read while planning, so they always replan. */
+static bool plan_matches(const cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
+    if (!m->planned || n_inputs != m->n_inputs || n_inputs > 8) return false;
+    for (int i = 0; i < n_inputs; i++) {
+        const cfp_value *v = &m->values[m->inputs[i]];
+        if (inputs[i].dtype != CFP_F32 || v->t.dtype != CFP_F32) return false;
+        if (inputs[i].ndim != m->plan_ndim[i]) return false;
+        if (memcmp(inputs[i].dims, m->plan_dims[i], sizeof(int64_t) * (size_t)inputs[i].ndim)) return false;
+        if (inputs[i].nbytes != v->t.nbytes || (inputs[i].nbytes && !inputs[i].data)) return false;
+    }
+    return true;
+}
+
+int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
+    int rc;
+    m->ctx->err[0] = 0;
+    if (!plan_matches(m, n_inputs, inputs)) {
+        if ((rc = cfp_model_plan(m, n_inputs, inputs))) return rc;
+    } else {
+        for (int i = 0; i < n_inputs; i++) {
+            cfp_value *v = &m->values[m->inputs[i]];
+            if (v->t.nbytes) memcpy(v->t.data, inputs[i].data, v->t.nbytes);
+        }
+    }
+    for (int i = 0; i < n_inputs; i++) compute_pooled(m, &m->values[m->inputs[i]]);
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        if (n->folded) continue;
+        if ((rc = run_node(m, n))) return rc;
+    }
+    return CFP_OK;
+}
+
+/* ---- value accessors ------------------------------------------------------ */
+const char *cfp_value_name(const cfp_value *v) { return v->name; }
+const cfp_tensor *cfp_value_tensor(const cfp_value *v) { return &v->t; }
+int cfp_value_is_const(const cfp_value *v) { return v->is_const; }
+const float *cfp_value_pooled(const cfp_value *v, int64_t *n) {
+    if (n) *n = v->pooled ? v->n_pooled : 0;
+    return v->pooled;
+}
+cfp_node *cfp_value_producer(const cfp_value *v) {
+    return v->producer >= 0 && v->model ? &v->model->nodes[v->producer] : NULL;
+}
+int cfp_value_n_consumers(const cfp_value *v) { return v->n_consumers; }
+cfp_node *cfp_value_consumer(const cfp_value *v, int i) {
+    return i >= 0 && i < v->n_consumers && v->model ? &v->model->nodes[v->consumers[i]] : NULL;
+}
+cfp_value *cfp_node_input(const cfp_node *n, int i) {
+    return i >= 0 && i < n->n_in && n->in[i] >= 0 ? &n->model->values[n->in[i]] : NULL;
+}
+cfp_value *cfp_node_output(const cfp_node *n, int i) {
+    return i >= 0 && i < n->n_out && n->out[i] >= 0 ? &n->model->values[n->out[i]] : NULL;
+}
+int cfp_value_declared(const cfp_value *v, int *dtype, int64_t *dims, const char **params) {
+    if (dtype) *dtype = v->decl_dtype;
+    for (int i = 0; i < v->decl_ndim && i < CFP_MAX_DIMS; i++) {
+        if (dims) dims[i] = v->decl_params[i] ? -1 : v->decl_dims[i];
+        if (params) params[i] = v->decl_params[i];
+    }
+    return v->decl_ndim;
+}

@@ -1,0 +1,466 @@
+/* Conv (opsets 1-17): 1-D, 2-D and 3-D, groups, strides, dilations, pads,
+ * auto_pad, optional bias.
+ *
+ * Two implementations share cfp_conv_params (conv_kernels.h):
+ *  - cfp_conv_ref: direct loops, the reference for tests;
+ *  - cfp_conv_fast: per (batch, group), the output positions are cut into
+ *    panels; each panel's input volume is unfolded (im2col, N-D) into a
+ *    per-thread buffer of bounded size and multiplied by the group's weights
+ *    with cblas_sgemm. A 1x1x1, stride-1, unpadded conv multiplies the input
+ *    directly. Depth-wise convs (one input channel per group) use a direct
+ *    loop kernel instead of GEMM.
+ *
+ * Threads: the panels run in our pool, each calling single-threaded OpenBLAS
+ * (openblas_set_num_threads(1), once, in cfp_blas_init). Measured on the
+ * 2-core build machine with full-size r3d_18 convs, this beat one panel at a
+ * time with OpenBLAS's own threads (numbers in the report of the change that
+ * added this file): the im2col unfold is parallel too, and OpenBLAS's thread
+ * hand-off costs more than our pool for the medium-sized GEMMs a panel
+ * makes. It also keeps one threading model for the whole library. */
+#include "conv_kernels.h"
+
+#include <cblas.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- geometry ------------------------------------------------------------ */
+
+int cfp_conv_setup(cfp_conv_params *p, int nsp, int64_t N, int64_t C, int64_t M, int64_t group,
+                   const int64_t *in, const int64_t *k, const int64_t *stride,
+                   const int64_t *dil, const int64_t *pads, int auto_pad) {
+    memset(p, 0, sizeof *p);
+    p->nsp = nsp;
+    p->N = N;
+    p->C = C;
+    p->M = M;
+    p->group = group;
+    int lead = 3 - nsp;
+    for (int i = 0; i < 3; i++) {
+        p->in[i] = p->out[i] = p->k[i] = p->stride[i] = p->dil[i] = 1;
+        p->pad_b[i] = p->pad_e[i] = 0;
+    }
+    for (int i = 0; i < nsp; i++) {
+        int j = lead + i;
+        p->in[j] = in[i];
+        p->k[j] = k[i];
+        p->stride[j] = stride ? stride[i] : 1;
+        p->dil[j] = dil ? dil[i] : 1;
+        p->pad_b[j] = pads ? pads[i] : 0;
+        p->pad_e[j] = pads ? pads[nsp + i] : 0;
+        p->out[j] = cfp_window_out(auto_pad, 0, p->in[j], p->k[j], p->stride[j], p->dil[j],
+                                   &p->pad_b[j], &p->pad_e[j]);
+        if (p->out[j] < 1) return CFP_E_SHAPE;
+    }
+    return CFP_OK;
+}
+
+/* ---- reference ------------------------------------------------------------- */
+
+void cfp_conv_ref(const cfp_conv_params *p, const float *x, const float *w, const float *b,
+                  float *y) {
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const int64_t Cpg = p->C / p->group, Mpg = p->M / p->group;
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t m = 0; m < p->M; m++) {
+            int64_t g = m / Mpg;
+            for (int64_t od = 0; od < OD; od++)
+                for (int64_t oh = 0; oh < OH; oh++)
+                    for (int64_t ow = 0; ow < OW; ow++) {
+                        double acc = b ? b[m] : 0.0;
+                        for (int64_t c = 0; c < Cpg; c++)
+                            for (int64_t kd = 0; kd < KD; kd++) {
+                                int64_t id = od * p->stride[0] - p->pad_b[0] + kd * p->dil[0];
+                                if (id < 0 || id >= D) continue;
+                                for (int64_t kh = 0; kh < KH; kh++) {
+                                    int64_t ih = oh * p->stride[1] - p->pad_b[1] + kh * p->dil[1];
+                                    if (ih < 0 || ih >= H) continue;
+                                    for (int64_t kw = 0; kw < KW; kw++) {
+                                        int64_t iw =
+                                            ow * p->stride[2] - p->pad_b[2] + kw * p->dil[2];
+                                        if (iw < 0 || iw >= W) continue;
+                                        double xv = x[(((n * p->C + g * Cpg + c) * D + id) * H +
+                                                       ih) * W + iw];
+                                        double wv =
+                                            w[(((m * Cpg + c) * KD + kd) * KH + kh) * KW + kw];
+                                        acc += xv * wv;
+                                    }
+                                }
+                            }
+                        y[(((n * p->M + m) * OD + od) * OH + oh) * OW + ow] = (float)acc;
+                    }
+        }
+}
+
+/* ---- fast path --------------------------------------------------------------- */
+
+static size_t g_panel_bytes = 0; /* 0: default */
+static int g_pool_panels = 1;
+
+void cfp_conv_tune(size_t panel_bytes, int pool_panels) {
+    g_panel_bytes = panel_bytes;
+    g_pool_panels = pool_panels;
+    if (!pool_panels) openblas_set_num_threads(0 /* all cores */);
+    else openblas_set_num_threads(1);
+}
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_init_once(void) { openblas_set_num_threads(1); }
+void cfp_blas_init(void) { pthread_once(&blas_once, blas_init_once); }
+
+/* Output positions ow in [lo, hi) read input columns ow*s + off in [0, W). */
+static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo,
+                               int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = (W - 1 - off) < 0 ? 0 : (W - 1 - off) / s + 1;
+    if (h > OW) h = OW;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* Unfold output positions [p0, p1) of one group: col[K][p1-p0], rows in
+ * weight order (c, kd, kh, kw). x points at the group's first channel. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+im2col3(const cfp_conv_params *p, const float *x, int64_t Cpg, int64_t p0, int64_t p1,
+        float *col) {
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const int64_t sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+    const int64_t np = p1 - p0, ISP = D * H * W;
+    const int64_t od0 = p0 / (OH * OW), oh0 = (p0 / OW) % OH, ow0 = p0 % OW;
+    float *dst = col;
+    for (int64_t c = 0; c < Cpg; c++) {
+        const float *xc = x + c * ISP;
+        for (int64_t kd = 0; kd < KD; kd++)
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++, dst += np) {
+                    const int64_t offw = kw * p->dil[2] - p->pad_b[2];
+                    int64_t lo, hi;
+                    valid_range(offw, sw, W, OW, &lo, &hi);
+                    int64_t od = od0, oh = oh0, ow = ow0;
+                    for (int64_t j = 0; j < np;) {
+                        int64_t seg = OW - ow < np - j ? OW - ow : np - j;
+                        float *d = dst + j; /* d[q - ow] for output column q */
+                        int64_t id = od * sd - p->pad_b[0] + kd * p->dil[0];
+                        int64_t ih = oh * sh - p->pad_b[1] + kh * p->dil[1];
+                        int64_t e = ow + seg;
+                        if (id < 0 || id >= D || ih < 0 || ih >= H) {
+                            for (int64_t q = 0; q < seg; q++) d[q] = 0.0f;
+                        } else {
+                            const float *xr = xc + (id * H + ih) * W;
+                            /* ow <= a <= b <= e: zeros, copies, zeros */
+                            int64_t a = lo < ow ? ow : lo > e ? e : lo;
+                            int64_t b = hi < a ? a : hi > e ? e : hi;
+                            for (int64_t q = ow; q < a; q++) d[q - ow] = 0.0f;
+                            if (sw == 1) {
+                                const float *src = xr + (a + offw);
+                                float *dd = d + (a - ow);
+                                for (int64_t q = 0; q < b - a; q++) dd[q] = src[q];
+                            } else {
+                                for (int64_t q = a; q < b; q++) d[q - ow] = xr[q * sw + offw];
+                            }
+                            for (int64_t q = b; q < e; q++) d[q - ow] = 0.0f;
+                        }
+                        j += seg;
+                        ow = 0;
+                        if (++oh == OH) oh = 0, od++;
+                    }
+                }
+    }
+}
+
+/* Depth-wise: one output channel from one input channel. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias, float *y) {
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const int64_t sw = p->stride[2];
+    for (int64_t od = 0; od < OD; od++)
+        for (int64_t oh = 0; oh < OH; oh++) {
+            float *yr = y + (od * OH + oh) * OW;
+            for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bias;
+            for (int64_t kd = 0; kd < KD; kd++) {
+                int64_t id = od * p->stride[0] - p->pad_b[0] + kd * p->dil[0];
+                if (id < 0 || id >= D) continue;
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    int64_t ih = oh * p->stride[1] - p->pad_b[1] + kh * p->dil[1];
+                    if (ih < 0 || ih >= H) continue;
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const float wv = w[(kd * KH + kh) * KW + kw];
+                        const int64_t offw = kw * p->dil[2] - p->pad_b[2];
+                        const float *xr = x + (id * H + ih) * W;
+                        int64_t lo, hi;
+                        valid_range(offw, sw, W, OW, &lo, &hi);
+                        if (sw == 1) {
+                            const float *src = xr + (lo + offw);
+                            float *dst = yr + lo;
+                            for (int64_t q = 0; q < hi - lo; q++) dst[q] += wv * src[q];
+                        } else {
+                            for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q * sw + offw];
+                        }
+                    }
+                }
+            }
+        }
+}
+
+typedef struct {
+    const cfp_conv_params *p;
+    const float *x, *w, *b;
+    float *y;
+    float *scratch;   /* per-thread im2col buffers */
+    size_t per_thread; /* floats */
+    int64_t Cpg, Mpg, K, ISP, OSP, P, npanels;
+    int pointwise;
+} conv_job;
+
+static void conv_panels(void *arg, int64_t begin, int64_t end, int tid) {
+    const conv_job *j = arg;
+    const cfp_conv_params *p = j->p;
+    for (int64_t it = begin; it < end; it++) {
+        int64_t panel = it % j->npanels, ng = it / j->npanels;
+        int64_t g = ng % p->group, n = ng / p->group;
+        int64_t p0 = panel * j->P, p1 = p0 + j->P < j->OSP ? p0 + j->P : j->OSP, np = p1 - p0;
+        const float *xg = j->x + (n * p->C + g * j->Cpg) * j->ISP;
+        const float *wg = j->w + g * j->Mpg * j->K;
+        float *yg = j->y + (n * p->M + g * j->Mpg) * j->OSP + p0;
+        const float *B;
+        int64_t ldb;
+        if (j->pointwise) {
+            B = xg + p0;
+            ldb = j->ISP;
+        } else {
+            float *col = j->scratch + (size_t)tid * j->per_thread;
+            im2col3(p, xg, j->Cpg, p0, p1, col);
+            B = col;
+            ldb = np;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Mpg, (int)np, (int)j->K,
+                    1.0f, wg, (int)j->K, B, (int)ldb, 0.0f, yg, (int)j->OSP);
+        if (j->b)
+            for (int64_t mm = 0; mm < j->Mpg; mm++) {
+                float bv = j->b[g * j->Mpg + mm], *yr = yg + mm * j->OSP;
+                for (int64_t q = 0; q < np; q++) yr[q] += bv;
+            }
+    }
+}
+
+static void dw_range(void *arg, int64_t begin, int64_t end, int tid) {
+    const conv_job *j = arg;
+    const cfp_conv_params *p = j->p;
+    for (int64_t it = begin; it < end; it++) { /* it = n * M + m */
+        int64_t n = it / p->M, m = it % p->M, g = m / j->Mpg;
+        dw_channel(p, j->x + (n * p->C + g) * j->ISP, j->w + m * j->K, j->b ? j->b[m] : 0.0f,
+                   j->y + it * j->OSP);
+    }
+}
+
+int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, const float *w,
+                  const float *b, float *y) {
+    cfp_blas_init();
+    conv_job j = {.p = p, .x = x, .w = w, .b = b, .y = y};
+    j.Cpg = p->C / p->group;
+    j.Mpg = p->M / p->group;
+    j.K = j.Cpg * p->k[0] * p->k[1] * p->k[2];
+    j.ISP = p->in[0] * p->in[1] * p->in[2];
+    j.OSP = p->out[0] * p->out[1] * p->out[2];
+    if (p->N == 0 || p->M == 0 || j.OSP == 0) return CFP_OK;
+    if (j.Cpg == 0 || j.K == 0) {
+        /* no input channels: the output is the bias */
+        for (int64_t n = 0; n < p->N; n++)
+            for (int64_t m = 0; m < p->M; m++)
+                for (int64_t q = 0; q < j.OSP; q++) y[(n * p->M + m) * j.OSP + q] = b ? b[m] : 0.0f;
+        return CFP_OK;
+    }
+    int threads = g_pool_panels ? cfp_pool_threads(pool) : 1;
+
+    if (j.Cpg == 1 && j.K > 1) {
+        /* depth-wise (any channel multiplier): direct loops per channel */
+        cfp_parallel_for(g_pool_panels ? pool : NULL, p->N * p->M, 1, dw_range, &j);
+        return CFP_OK;
+    }
+
+    j.pointwise = p->k[0] == 1 && p->k[1] == 1 && p->k[2] == 1 && p->stride[0] == 1 &&
+                  p->stride[1] == 1 && p->stride[2] == 1 && p->pad_b[0] == 0 &&
+                  p->pad_b[1] == 0 && p->pad_b[2] == 0 && p->pad_e[0] == 0 &&
+                  p->pad_e[1] == 0 && p->pad_e[2] == 0;
+    /* panel width: an im2col buffer of about panel_bytes per thread */
+    size_t budget = g_panel_bytes ? g_panel_bytes : ((size_t)2 << 20);
+    int64_t P;
+    if (j.pointwise) P = 2048;
+    else {
+        P = (int64_t)(budget / sizeof(float) / (size_t)j.K);
+        P = P >= 64 ? P / 16 * 16 : 64;
+    }
+    if (P > j.OSP) P = j.OSP;
+    /* enough panels to keep every thread busy */
+    int64_t want = (int64_t)threads * 2, have = p->N * p->group * ((j.OSP + P - 1) / P);
+    if (threads > 1 && have < want) {
+        int64_t per = (want + p->N * p->group - 1) / (p->N * p->group);
+        int64_t P2 = (j.OSP + per - 1) / per;
+        if (P2 >= 16 || j.pointwise) P = P2 < 1 ? 1 : P2;
+    }
+    j.P = P;
+    j.npanels = (j.OSP + P - 1) / P;
+    if (!j.pointwise) {
+        j.per_thread = ((size_t)j.K * (size_t)P + 15) / 16 * 16;
+        j.scratch = cfp_aligned_alloc(j.per_thread * sizeof(float) * (size_t)threads);
+        if (!j.scratch) return CFP_E_NOMEM;
+    }
+    cfp_parallel_for(g_pool_panels ? pool : NULL, p->N * p->group * j.npanels, 1, conv_panels,
+                     &j);
+    free(j.scratch);
+    return CFP_OK;
+}
+
+/* ---- the Conv operator ------------------------------------------------------ */
+
+typedef struct {
+    int auto_pad;
+    int64_t group;
+    int nk, ns, nd, np; /* attribute counts, -1 if absent */
+    int64_t k[CFP_MAX_SPATIAL], s[CFP_MAX_SPATIAL], d[CFP_MAX_SPATIAL],
+        pads[2 * CFP_MAX_SPATIAL];
+    cfp_conv_params p; /* set by reshape */
+} conv_state;
+
+static int conv_prepare(cfp_model *m, cfp_node *n) {
+    conv_state *st = calloc(1, sizeof *st);
+    if (!st) return cfp_node_fail(m, n, CFP_E_NOMEM, "out of memory");
+    n->state = st;
+    const char *ap = cfp_attr_s(n, "auto_pad", "NOTSET");
+    st->auto_pad = cfp_parse_auto_pad(ap);
+    if (st->auto_pad < 0)
+        return cfp_node_fail(m, n, CFP_E_INVALID,
+                             "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '%s'",
+                             ap);
+    st->group = cfp_attr_i(n, "group", 1);
+    if (st->group < 1)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "group must be >= 1, got %lld",
+                             (long long)st->group);
+    st->nk = cfp_attr_ints(n, "kernel_shape", st->k, CFP_MAX_SPATIAL);
+    st->ns = cfp_attr_ints(n, "strides", st->s, CFP_MAX_SPATIAL);
+    st->nd = cfp_attr_ints(n, "dilations", st->d, CFP_MAX_SPATIAL);
+    st->np = cfp_attr_ints(n, "pads", st->pads, 2 * CFP_MAX_SPATIAL);
+    if (st->nk == -2 || st->ns == -2 || st->nd == -2 || st->np == -2)
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
+                             "more than %d spatial dims in kernel_shape/strides/dilations/pads",
+                             CFP_MAX_SPATIAL);
+    for (int i = 0; i < st->nk; i++)
+        if (st->k[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "kernel_shape[%d] must be >= 1, got %lld",
+                                 i, (long long)st->k[i]);
+    for (int i = 0; i < st->ns; i++)
+        if (st->s[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "strides[%d] must be >= 1, got %lld", i,
+                                 (long long)st->s[i]);
+    for (int i = 0; i < st->nd; i++)
+        if (st->d[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "dilations[%d] must be >= 1, got %lld", i,
+                                 (long long)st->d[i]);
+    for (int i = 0; i < st->np; i++)
+        if (st->pads[i] < 0)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "pads[%d] must be >= 0, got %lld", i,
+                                 (long long)st->pads[i]);
+    return CFP_OK;
+}
+
+static int conv_reshape(cfp_model *m, cfp_node *n) {
+    conv_state *st = n->state;
+    cfp_value *X = cfp_in(m, n, 0), *W = cfp_in(m, n, 1), *B = cfp_in(m, n, 2);
+    char b1[128], b2[128];
+    if (!X || !W) return cfp_node_fail(m, n, CFP_E_INVALID, "expected inputs X and W");
+    const cfp_value *ins[3] = {X, W, B};
+    for (int i = 0; i < 3; i++)
+        if (ins[i] && ins[i]->t.dtype != CFP_F32)
+            return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
+                                 "input %d ('%s'): only float32 is supported, got %s", i,
+                                 ins[i]->name, cfp_dtype_name(ins[i]->t.dtype));
+    const cfp_tensor *x = &X->t, *w = &W->t;
+    if (x->ndim < 3)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "X must have rank >= 3 (N, C, spatial...), got %s",
+                             cfp_shape_str(x, b1, sizeof b1));
+    int nsp = x->ndim - 2;
+    if (nsp > CFP_MAX_SPATIAL)
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
+                             "only 1-D, 2-D and 3-D convolutions are supported, X is %s",
+                             cfp_shape_str(x, b1, sizeof b1));
+    if (w->ndim != x->ndim)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "W (%s) must have the rank of X (%s)",
+                             cfp_shape_str(w, b1, sizeof b1), cfp_shape_str(x, b2, sizeof b2));
+    int64_t N = x->dims[0], C = x->dims[1], M = w->dims[0], G = st->group;
+    if (C % G || w->dims[1] != C / G)
+        return cfp_node_fail(m, n, CFP_E_SHAPE,
+                             "X has %lld channels and group is %lld: W (%s) must have %lld "
+                             "channels in dim 1",
+                             (long long)C, (long long)G, cfp_shape_str(w, b1, sizeof b1),
+                             (long long)(C % G ? -1 : C / G));
+    if (M % G)
+        return cfp_node_fail(m, n, CFP_E_SHAPE,
+                             "output channels (%lld) must be a multiple of group (%lld)",
+                             (long long)M, (long long)G);
+    if (B && (B->t.ndim != 1 || B->t.dims[0] != M))
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "B must have shape (%lld), got %s", (long long)M,
+                             cfp_shape_str(&B->t, b1, sizeof b1));
+    if (st->nk >= 0) {
+        if (st->nk != nsp)
+            return cfp_node_fail(m, n, CFP_E_SHAPE,
+                                 "kernel_shape has %d values, expected %d for X of %s", st->nk,
+                                 nsp, cfp_shape_str(x, b1, sizeof b1));
+        for (int i = 0; i < nsp; i++)
+            if (st->k[i] != w->dims[2 + i])
+                return cfp_node_fail(m, n, CFP_E_SHAPE, "kernel_shape does not match W (%s)",
+                                     cfp_shape_str(w, b1, sizeof b1));
+    }
+    if (st->ns >= 0 && st->ns != nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "strides has %d values, expected %d", st->ns, nsp);
+    if (st->nd >= 0 && st->nd != nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "dilations has %d values, expected %d", st->nd,
+                             nsp);
+    if (st->np >= 0 && st->np != 2 * nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "pads has %d values, expected %d", st->np,
+                             2 * nsp);
+    for (int i = 0; i < nsp; i++)
+        if (w->dims[2 + i] < 1)
+            return cfp_node_fail(m, n, CFP_E_SHAPE, "W (%s) has an empty kernel",
+                                 cfp_shape_str(w, b1, sizeof b1));
+    int rc = cfp_conv_setup(&st->p, nsp, N, C, M, G, x->dims + 2, w->dims + 2,
+                            st->ns >= 0 ? st->s : NULL, st->nd >= 0 ? st->d : NULL,
+                            st->np >= 0 ? st->pads : NULL, st->auto_pad);
+    if (rc)
+        return cfp_node_fail(m, n, CFP_E_SHAPE,
+                             "the kernel (W %s, with dilations) does not fit X (%s) plus pads",
+                             cfp_shape_str(w, b1, sizeof b1), cfp_shape_str(x, b2, sizeof b2));
+    int64_t od[CFP_MAX_DIMS];
+    od[0] = N;
+    od[1] = M;
+    for (int i = 0; i < nsp; i++) od[2 + i] = st->p.out[3 - nsp + i];
+    rc = cfp_tensor_shape(&cfp_out(m, n, 0)->t, CFP_F32, x->ndim, od);
+    if (rc) return cfp_node_fail(m, n, rc, "output too large");
+    return CFP_OK;
+}
+
+static int conv_run(cfp_model *m, cfp_node *n) {
+    conv_state *st = n->state;
+    cfp_value *B = cfp_in(m, n, 2);
+    int rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data,
+                           cfp_in(m, n, 1)->t.data, B ? B->t.data : NULL,
+                           cfp_out(m, n, 0)->t.data);
+    if (rc) return cfp_node_fail(m, n, rc, "out of memory for the im2col buffer");
+    return CFP_OK;
+}
+
+static void conv_release(cfp_node *n) {
+    free(n->state);
+    n->state = NULL;
+}
+
+const cfp_op cfp_ops_conv[] = {
+    {"Conv", 1, conv_prepare, conv_reshape, conv_run, conv_release},
+    {0},
+};

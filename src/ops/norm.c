@@ -1,0 +1,5 @@
+#include "../cfp_internal.h"
+
+const cfp_op cfp_ops_norm[] = {
+    {0},
+};
