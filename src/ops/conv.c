@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- geometry ------------------------------------------------------------ */
 
@@ -96,13 +97,15 @@ void cfp_conv_ref(const cfp_conv_params *p, const float *x, const float *w, cons
 
 /* ---- fast path --------------------------------------------------------------- */
 
-static size_t g_panel_bytes = 0; /* 0: default */
+/* im2col bytes per thread and panel; see cfp_conv_tune */
+#define CFP_CONV_PANEL_BYTES ((size_t)2 << 20)
+static size_t g_panel_bytes = 0; /* 0: CFP_CONV_PANEL_BYTES */
 static int g_pool_panels = 1;
 
 void cfp_conv_tune(size_t panel_bytes, int pool_panels) {
     g_panel_bytes = panel_bytes;
     g_pool_panels = pool_panels;
-    if (!pool_panels) openblas_set_num_threads(0 /* all cores */);
+    if (!pool_panels) openblas_set_num_threads((int)sysconf(_SC_NPROCESSORS_ONLN));
     else openblas_set_num_threads(1);
 }
 
@@ -260,6 +263,20 @@ static void dw_range(void *arg, int64_t begin, int64_t end, int tid) {
     }
 }
 
+typedef struct {
+    const cfp_conv_params *p;
+    const float *x;
+    float *col;
+    int64_t Cpg, p0, p1, kvol, ISP;
+} unfold_job;
+
+/* im2col of channels [begin, end) of one panel */
+static void unfold_range(void *arg, int64_t begin, int64_t end, int tid) {
+    const unfold_job *u = arg;
+    im2col3(u->p, u->x + begin * u->ISP, end - begin, u->p0, u->p1,
+            u->col + begin * u->kvol * (u->p1 - u->p0));
+}
+
 int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, const float *w,
                   const float *b, float *y) {
     cfp_blas_init();
@@ -290,31 +307,58 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
                   p->pad_b[1] == 0 && p->pad_b[2] == 0 && p->pad_e[0] == 0 &&
                   p->pad_e[1] == 0 && p->pad_e[2] == 0;
     /* panel width: an im2col buffer of about panel_bytes per thread */
-    size_t budget = g_panel_bytes ? g_panel_bytes : ((size_t)2 << 20);
-    int64_t P;
-    if (j.pointwise) P = 2048;
-    else {
-        P = (int64_t)(budget / sizeof(float) / (size_t)j.K);
-        P = P >= 64 ? P / 16 * 16 : 64;
-    }
+    size_t budget = g_panel_bytes ? g_panel_bytes : CFP_CONV_PANEL_BYTES;
+    int64_t P = j.pointwise ? 2048 : (int64_t)(budget / sizeof(float) / (size_t)j.K);
+    P = P >= 64 ? P / 16 * 16 : 64;
     if (P > j.OSP) P = j.OSP;
-    /* enough panels to keep every thread busy */
-    int64_t want = (int64_t)threads * 2, have = p->N * p->group * ((j.OSP + P - 1) / P);
-    if (threads > 1 && have < want) {
-        int64_t per = (want + p->N * p->group - 1) / (p->N * p->group);
-        int64_t P2 = (j.OSP + per - 1) / per;
-        if (P2 >= 16 || j.pointwise) P = P2 < 1 ? 1 : P2;
+    int64_t items = p->N * p->group * ((j.OSP + P - 1) / P);
+    if (threads <= 1 || items >= 2 * (int64_t)threads) {
+        /* many panels: each thread unfolds and multiplies its own */
+        j.P = P;
+        j.npanels = (j.OSP + P - 1) / P;
+        if (!j.pointwise) {
+            j.per_thread = ((size_t)j.K * (size_t)P + 15) / 16 * 16;
+            j.scratch = cfp_aligned_alloc(j.per_thread * sizeof(float) * (size_t)threads);
+            if (!j.scratch) return CFP_E_NOMEM;
+        }
+        cfp_parallel_for(g_pool_panels ? pool : NULL, items, 1, conv_panels, &j);
+        free(j.scratch);
+        return CFP_OK;
     }
-    j.P = P;
-    j.npanels = (j.OSP + P - 1) / P;
+    /* Few output positions (late layers: large K, large weights): panels one
+     * at a time, each unfolded by all threads and multiplied with the output
+     * channels split across threads, so the weights are packed once. */
+    int64_t Pb = (int64_t)(((size_t)4 * CFP_CONV_PANEL_BYTES) / sizeof(float) / (size_t)j.K);
+    if (Pb < P) Pb = P;
+    if (Pb > j.OSP) Pb = j.OSP;
+    float *col = NULL;
     if (!j.pointwise) {
-        j.per_thread = ((size_t)j.K * (size_t)P + 15) / 16 * 16;
-        j.scratch = cfp_aligned_alloc(j.per_thread * sizeof(float) * (size_t)threads);
-        if (!j.scratch) return CFP_E_NOMEM;
+        col = cfp_aligned_alloc((size_t)j.K * (size_t)Pb * sizeof(float));
+        if (!col) return CFP_E_NOMEM;
     }
-    cfp_parallel_for(g_pool_panels ? pool : NULL, p->N * p->group * j.npanels, 1, conv_panels,
-                     &j);
-    free(j.scratch);
+    for (int64_t n = 0; n < p->N; n++)
+        for (int64_t g = 0; g < p->group; g++)
+            for (int64_t p0 = 0; p0 < j.OSP; p0 += Pb) {
+                int64_t p1 = p0 + Pb < j.OSP ? p0 + Pb : j.OSP, np = p1 - p0;
+                const float *xg = x + (n * p->C + g * j.Cpg) * j.ISP;
+                float *yg = y + (n * p->M + g * j.Mpg) * j.OSP + p0;
+                const float *B = xg + p0;
+                int64_t ldb = j.ISP;
+                if (!j.pointwise) {
+                    unfold_job u = {p, xg, col, j.Cpg, p0, p1, j.K / j.Cpg, j.ISP};
+                    cfp_parallel_for(pool, j.Cpg, 1, unfold_range, &u);
+                    B = col;
+                    ldb = np;
+                }
+                cfp_sgemm_par(pool, 0, 0, j.Mpg, np, j.K, 1.0f, w + g * j.Mpg * j.K, j.K, B,
+                              ldb, 0.0f, yg, j.OSP);
+                if (b)
+                    for (int64_t mm = 0; mm < j.Mpg; mm++) {
+                        float bv = b[g * j.Mpg + mm], *yr = yg + mm * j.OSP;
+                        for (int64_t q = 0; q < np; q++) yr[q] += bv;
+                    }
+            }
+    free(col);
     return CFP_OK;
 }
 
