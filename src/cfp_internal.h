@@ -96,6 +96,10 @@ struct cfp_model {
     void **ext_maps;
     size_t *ext_lens;
     int n_ext;
+    /* copies of initializers whose data is misaligned in the file: one
+     * region, reserved at the file's size, backed by huge pages */
+    uint8_t *arena;
+    size_t arena_len, arena_used;
     int64_t ir_version;
     int64_t opset; /* default ("" / "ai.onnx") domain */
     char *producer;
@@ -167,6 +171,8 @@ static inline cfp_value *cfp_out(cfp_model *m, const cfp_node *n, int i) {
  * overflow; does not allocate. */
 int cfp_tensor_shape(cfp_tensor *t, int dtype, int ndim, const int64_t *dims);
 int cfp_tensor_alloc(cfp_tensor *t); /* zeroed, 64-byte aligned, owned */
+int cfp_tensor_alloc_uninit(cfp_tensor *t); /* the same, not zeroed */
+void *cfp_aligned_alloc_uninit(size_t bytes);
 void cfp_tensor_release(cfp_tensor *t); /* frees data if owned, keeps shape */
 bool cfp_same_shape(const cfp_tensor *a, const cfp_tensor *b);
 /* "1x3x16x112x112" into buf */

@@ -218,6 +218,7 @@ void cfp_model_free(cfp_model *m) {
         if (m->ext_maps[i]) munmap(m->ext_maps[i], m->ext_lens[i]);
     free(m->ext_maps), free(m->ext_lens);
     if (m->map) munmap(m->map, m->map_len);
+    if (m->arena) munmap(m->arena, m->arena_len);
     free(m->path), free(m->dir), free(m->producer), free(m->graph_name);
     free(m);
 }

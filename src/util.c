@@ -143,6 +143,20 @@ void *cfp_aligned_alloc(size_t bytes) {
     return p;
 }
 
+void *cfp_aligned_alloc_uninit(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64)) return NULL;
+    return p;
+}
+
+int cfp_tensor_alloc_uninit(cfp_tensor *t) {
+    cfp_tensor_release(t);
+    t->data = cfp_aligned_alloc_uninit(t->nbytes);
+    if (!t->data) return CFP_E_NOMEM;
+    t->owned = 1;
+    return CFP_OK;
+}
+
 int cfp_tensor_alloc(cfp_tensor *t) {
     cfp_tensor_release(t);
     t->data = cfp_aligned_alloc(t->nbytes);

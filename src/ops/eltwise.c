@@ -345,6 +345,20 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
     return CFP_OK;
 }
 
+/* Input i as broadcast sees it. Before opset 7, PRelu's 1-D slope of size C
+ * is per channel (axis 1), not numpy-aligned to the last axis. */
+static cfp_tensor bin_input(cfp_model *m, const cfp_node *n, int i) {
+    cfp_tensor t = cfp_in(m, n, i)->t;
+    if (i == 1 && n->opset < 7 && !strcmp(n->op_type, "PRelu")) {
+        const cfp_tensor *x = &cfp_in(m, n, 0)->t;
+        if (t.ndim == 1 && x->ndim >= 2 && t.dims[0] == x->dims[1] && t.dims[0] != 1) {
+            t.ndim = x->ndim - 1;
+            for (int d = 1; d < t.ndim; d++) t.dims[d] = 1;
+        }
+    }
+    return t;
+}
+
 static int check_numeric(cfp_model *m, cfp_node *n, const cfp_value *v) {
     int dt = v->t.dtype;
     if (dt == CFP_F32 || dt == CFP_F64 || (is_int_dtype(dt) && dt != CFP_BOOL)) return CFP_OK;
@@ -388,10 +402,11 @@ static int binary_reshape(cfp_model *m, cfp_node *n) {
                                  cfp_dtype_name(a->t.dtype), cfp_dtype_name(b->t.dtype));
         int nd;
         int64_t dims[CFP_MAX_DIMS];
-        if (bcast_dims(&shp, &b->t, &nd, dims))
+        cfp_tensor bt = bin_input(m, n, i);
+        if (bcast_dims(&shp, &bt, &nd, dims))
             return cfp_node_fail(m, n, CFP_E_SHAPE, "shapes %s and %s do not broadcast",
                                  cfp_shape_str(&shp, b1, sizeof b1),
-                                 cfp_shape_str(&b->t, b2, sizeof b2));
+                                 cfp_shape_str(&bt, b2, sizeof b2));
         shp.ndim = nd;
         memcpy(shp.dims, dims, sizeof dims);
     }
@@ -434,7 +449,8 @@ static int binary_run(cfp_model *m, cfp_node *n) {
         bcast_copy(a, out);
         return CFP_OK;
     }
-    int rc = binary_apply(m, op, a, &cfp_in(m, n, 1)->t, out);
+    cfp_tensor b = bin_input(m, n, 1);
+    int rc = binary_apply(m, op, a, &b, out);
     for (int i = 2; i < n->n_in && !rc; i++)
         rc = binary_apply(m, op, out, &cfp_in(m, n, i)->t, out);
     if (!rc && !strcmp(n->op_type, "Mean")) {

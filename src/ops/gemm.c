@@ -1,4 +1,4 @@
-/* Gemm (opsets 7-17) and MatMul (numpy semantics, 1-13), on cblas_sgemm.
+/* Gemm (opsets 6-17) and MatMul (numpy semantics, 1-13), on cblas_sgemm.
  *
  * OpenBLAS is kept single-threaded (cfp_blas_init); cfp_sgemm_par splits one
  * product across our pool along its larger output dimension, so each thread
@@ -105,6 +105,8 @@ static int gemm_reshape(cfp_model *m, cfp_node *n) {
         const cfp_tensor *c = &C->t;
         int64_t want[2] = {M, N};
         bool ok = c->ndim <= 2;
+        if (n->opset < 7 && cfp_attr_i(n, "broadcast", 0) == 0) /* Gemm-6: exact shape */
+            ok = c->ndim == 2 && c->dims[0] == M && c->dims[1] == N;
         for (int i = 0; ok && i < c->ndim; i++) {
             int64_t d = c->dims[c->ndim - 1 - i], w = want[1 - i];
             if (d != 1 && d != w) ok = false;
@@ -286,7 +288,7 @@ static int matmul_run(cfp_model *m, cfp_node *n) {
 }
 
 const cfp_op cfp_ops_gemm[] = {
-    {"Gemm", 7, NULL, gemm_reshape, gemm_run, NULL},
+    {"Gemm", 6, NULL, gemm_reshape, gemm_run, NULL},
     {"MatMul", 1, NULL, matmul_reshape, matmul_run, NULL},
     {0},
 };
