@@ -1,0 +1,168 @@
+/* End-to-end tests of the command line: exit codes, the one-line errors,
+ * and outputs compared with PyTorch's. */
+#include "cfp.h"
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef struct {
+    int rc;
+    char out[16384], err[4096];
+} result;
+
+static void slurp(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f) fclose(f);
+}
+
+static const char *tmpd(void) {
+    static char d[64];
+    if (!d[0]) {
+        snprintf(d, sizeof d, "/tmp/cfp-cli-XXXXXX");
+        if (!mkdtemp(d)) abort();
+    }
+    return d;
+}
+
+/* args is a shell fragment appended to the cfp binary */
+static result *cfp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static result *cfp(const char *fmt, ...) {
+    static result r;
+    char args[4096], cmd[8192], o[128], e[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    const char *bin = getenv("CFP_BIN");
+    snprintf(o, sizeof o, "%s/stdout", tmpd());
+    snprintf(e, sizeof e, "%s/stderr", tmpd());
+    snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s >%s 2>%s", cfp_test_root(), bin ? bin : "build/cfp", args, o, e);
+    int st = system(cmd);
+    r.rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    slurp(o, r.out, sizeof r.out);
+    slurp(e, r.err, sizeof r.err);
+    return &r;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+#define FX "tests/fixtures/r3d_18_bn"
+
+TEST(cli_version_and_help) {
+    result *r = cfp("--version");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "cfp " CFP_VERSION) != NULL);
+    r = cfp("help");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "info") && strstr(r->out, "bench"));
+    r = cfp("help run");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "-o OUT0.pb") != NULL);
+    r = cfp("frobnicate");
+    CHECK_EQ(r->rc, 2);
+    CHECK_EQ(count_lines(r->err), 1);
+    r = cfp("run " FX "/model.onnx --bogus");
+    CHECK_EQ(r->rc, 2);
+    CHECK(strstr(r->err, "unknown option '--bogus'") != NULL);
+}
+
+TEST(cli_info) {
+    result *r = cfp("info " FX "/model.onnx");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "BatchNormalization×20") != NULL);
+    CHECK(strstr(r->out, "Conv") && strstr(r->out, "parameters"));
+    CHECK(strstr(r->out, "MACs ") != NULL);
+    r = cfp("info --json " FX "/model.onnx");
+    CHECK_EQ(r->rc, 0);
+    CHECK(r->out[0] == '{');
+    CHECK(strstr(r->out, "\"layers\": [{") != NULL);
+    CHECK(strstr(r->out, "\"opset\": 13") != NULL);
+    CHECK(strstr(r->out, "1x8x10x14x14") != NULL); /* stem output shape */
+    /* a shape the model cannot take is explained, not guessed */
+    r = cfp("info " FX "/model.onnx --input-shape 1x3x10x56x56");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "MACs       unknown: input 'input': expected shape 1x3x10x28x28, got 1x3x10x56x56") != NULL);
+}
+
+static int compare_pb(const char *got_path, const char *want_path, double rtol) {
+    cfp_ctx *ctx;
+    cfp_tensor a, b;
+    int ok = 0;
+    if (cfp_ctx_new(&ctx, 1)) return 0;
+    if (!cfp_tensor_read_pb(ctx, got_path, &a, NULL)) {
+        if (!cfp_tensor_read_pb(ctx, want_path, &b, NULL)) {
+            ok = a.dtype == CFP_F32 && a.nbytes == b.nbytes;
+            for (int64_t i = 0; ok && i < cfp_tensor_numel(&b); i++) {
+                float x = ((float *)a.data)[i], y = ((float *)b.data)[i];
+                if (!(fabsf(x - y) <= 1e-5f + rtol * fabsf(y))) ok = 0;
+            }
+            cfp_tensor_free(&b);
+        }
+        cfp_tensor_free(&a);
+    }
+    cfp_ctx_free(ctx);
+    return ok;
+}
+
+TEST(cli_run_matches_pytorch) {
+    char out[256];
+    snprintf(out, sizeof out, "%s/out.pb", tmpd());
+    result *r = cfp("run " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb -o %s --threads 2", out);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "arg-max") != NULL);
+    char want[512];
+    snprintf(want, sizeof want, "%s/" FX "/test_data_set_0/output_0.pb", cfp_test_root());
+    CHECK(compare_pb(out, want, 1e-4));
+}
+
+TEST(cli_bench_json) {
+    result *r = cfp("bench " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb --repeat 3 --warmup 1 --json");
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "\"forward_ms_median\"") && strstr(r->out, "\"load_ms\"") &&
+          strstr(r->out, "\"peak_rss_mb\"") && strstr(r->out, "\"forward_ms_min\""));
+}
+
+TEST(cli_bad_input_one_line) {
+    char bad[256];
+    /* missing model */
+    result *r = cfp("info no/such/model.onnx");
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+    CHECK(strstr(r->err, "no/such/model.onnx: No such file") != NULL);
+    /* a model truncated in the middle */
+    snprintf(bad, sizeof bad, "%s/trunc.onnx", tmpd());
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "head -c 20000 '%s/" FX "/model.onnx' > %s", cfp_test_root(), bad);
+    CHECK_EQ(system(cmd), 0);
+    r = cfp("info %s", bad);
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+    CHECK(strstr(r->err, "trunc.onnx: ") != NULL);
+    /* a text file */
+    r = cfp("info README.md");
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+    /* input of the wrong shape: another fixture's input */
+    r = cfp("run " FX "/model.onnx -i tests/fixtures/s3d_bn/test_data_set_0/input_0.pb");
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+    CHECK(strstr(r->err, "expected shape 1x3x10x28x28, got 1x3x13x49x49") != NULL);
+    /* wrong number of inputs */
+    r = cfp("run " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb -i " FX "/test_data_set_0/input_0.pb");
+    CHECK_EQ(r->rc, 1);
+    CHECK(strstr(r->err, "has 1 input, 2 given") != NULL);
+    /* output folder that does not exist: nothing half-written, one line */
+    r = cfp("run " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb -o /nonexistent/dir/out.pb");
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+}
