@@ -42,7 +42,7 @@ $(BUILD)/cfp_test: $(TEST_OBJ) $(BUILD)/libcfp.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 test: $(BUILD)/cfp $(BUILD)/cfp_test
-	@CFP_SOURCE_DIR=$(CURDIR) CFP_BIN=$(CURDIR)/$(BUILD)/cfp $(BUILD)/cfp_test
+	@CFP_POISON=1 CFP_SOURCE_DIR=$(CURDIR) CFP_BIN=$(CURDIR)/$(BUILD)/cfp $(BUILD)/cfp_test
 
 # Full-size torchvision models with random weights (needs Debian's PyTorch).
 test-full: $(BUILD)/cfp

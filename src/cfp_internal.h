@@ -12,6 +12,7 @@
 typedef struct cfp_pool cfp_pool;
 
 struct cfp_ctx {
+    bool poison; /* fill new activations with NaN (CFP_POISON=1): catches ops that leave outputs unwritten */
     int threads;
     cfp_pool *pool;
     uint64_t max_memory;
@@ -100,6 +101,7 @@ struct cfp_model {
      * region, reserved at the file's size, backed by huge pages */
     uint8_t *arena;
     size_t arena_len, arena_used;
+    int fd; /* the model file while loading, else -1 */
     int64_t ir_version;
     int64_t opset; /* default ("" / "ai.onnx") domain */
     char *producer;
@@ -120,6 +122,9 @@ struct cfp_model {
     int64_t plan_dims[8][CFP_MAX_DIMS]; /* input dims the plan was made for */
     int plan_ndim[8];
     uint64_t activation_bytes;
+    /* one region for every value the run computes (the allocation plan) */
+    uint8_t *act_arena;
+    size_t act_arena_len;
 };
 
 /* Per-op lifecycle, chosen at load by op name and opset.
@@ -137,6 +142,9 @@ struct cfp_op {
     int (*run)(cfp_model *m, cfp_node *n);
     void (*release)(cfp_node *n);
 };
+
+/* engine.c: drop the activations of the current plan */
+void cfp_model_release_plan(cfp_model *m);
 
 /* ops/registry.c */
 const cfp_op *cfp_op_find(const char *name);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- context ---------------------------------------------------------- */
@@ -22,6 +23,8 @@ int cfp_ctx_new(cfp_ctx **out, int threads) {
     }
     if (threads > 256) threads = 256;
     ctx->threads = threads;
+    const char *poison = getenv("CFP_POISON");
+    ctx->poison = poison && *poison && strcmp(poison, "0") != 0;
     ctx->pool = cfp_pool_new(threads);
     if (!ctx->pool) {
         free(ctx);
@@ -93,9 +96,14 @@ static void compute_pooled(cfp_model *m, cfp_value *v) {
     cfp_parallel_for(m->ctx->pool, c, s >= 16384 ? 1 : 16384 / s + 1, pooled_range, &j);
 }
 
-static int alloc_value(cfp_model *m, cfp_value *v) {
-    if (cfp_tensor_alloc(&v->t))
+/* Memory for a value: from the plan's arena when given, else its own. */
+static int alloc_value(cfp_model *m, cfp_value *v, uint8_t *at) {
+    if (at) {
+        cfp_tensor_release(&v->t);
+        v->t.data = at;
+    } else if (cfp_tensor_alloc(&v->t)) {
         return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory allocating '%s' (%zu bytes)", v->name, v->t.nbytes);
+    }
     free(v->pooled);
     v->pooled = NULL;
     v->n_pooled = 0;
@@ -167,6 +175,19 @@ static int run_node(cfp_model *m, cfp_node *n) {
 
 static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool allocate);
 
+void cfp_model_release_plan(cfp_model *m) {
+    for (int i = 0; i < m->n_values; i++) {
+        cfp_value *v = &m->values[i];
+        if (v->is_init) continue;
+        cfp_tensor_release(&v->t);
+        v->t.data = NULL;
+    }
+    if (m->act_arena) munmap(m->act_arena, m->act_arena_len);
+    m->act_arena = NULL;
+    m->act_arena_len = 0;
+    m->planned = false;
+}
+
 int cfp_model_plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
     return plan(m, n_inputs, inputs, true);
 }
@@ -186,6 +207,7 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
     for (int i = 0; i < n_inputs; i++)
         if ((rc = check_input(m, &m->values[m->inputs[i]], &inputs[i]))) return rc;
 
+    cfp_model_release_plan(m);
     for (int i = 0; i < m->n_values; i++) {
         cfp_value *v = &m->values[i];
         if (v->is_init) continue;
@@ -202,7 +224,7 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
             return cfp_seterr(ctx, rc, "input '%s': invalid shape", v->name);
         total += v->t.nbytes;
         if (total > limit) break;
-        if ((rc = alloc_value(m, v))) return rc;
+        if ((rc = alloc_value(m, v, NULL))) return rc;
         if (v->t.nbytes) memcpy(v->t.data, inputs[i].data, v->t.nbytes);
     }
 
@@ -226,7 +248,7 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
                 break;
             }
             total += v->t.nbytes;
-            if (n->folded && (rc = alloc_value(m, v))) return rc;
+            if (n->folded && (rc = alloc_value(m, v, NULL))) return rc;
         }
         if (total > limit) break;
         if (n->folded) {
@@ -244,13 +266,34 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
     }
     m->activation_bytes = total;
     if (!allocate) return CFP_OK;
-    /* pass 2: memory for every value the run computes */
+    /* pass 2: one region for every value the run computes. Fresh anonymous
+     * pages come zeroed from the kernel, huge pages keep first-touch faults
+     * few, and nothing is memset: ops write every output element (the test
+     * suite runs with CFP_POISON=1 to prove it). */
+    size_t arena = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        for (int k = 0; !n->folded && k < n->n_out; k++)
+            if (cfp_out(m, n, k)) arena += (cfp_out(m, n, k)->t.nbytes + 63) & ~(size_t)63;
+    }
+    if (arena) {
+        void *p = mmap(NULL, arena, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (p == MAP_FAILED)
+            return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory: the activations need %zu MB", arena >> 20);
+        madvise(p, arena, MADV_HUGEPAGE);
+        m->act_arena = p;
+        m->act_arena_len = arena;
+        if (ctx->poison) memset(p, 0xff, arena); /* NaN for floats */
+    }
+    size_t at = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         cfp_node *n = &m->nodes[i];
         if (n->folded) continue;
         for (int k = 0; k < n->n_out; k++) {
             cfp_value *v = cfp_out(m, n, k);
-            if (v && (rc = alloc_value(m, v))) return rc;
+            if (!v) continue;
+            if ((rc = alloc_value(m, v, m->act_arena + at))) return rc;
+            at += (v->t.nbytes + 63) & ~(size_t)63;
         }
     }
     for (int i = 0; i < n_inputs; i++) {

@@ -129,6 +129,19 @@ static void *arena_copy(cfp_model *m, const void *src, size_t n) {
     size_t at = (m->arena_used + 63) & ~(size_t)63;
     if (at > m->arena_len || n > m->arena_len - at) return NULL;
     m->arena_used = at + n;
+    /* read from the file rather than the map, so the mapped pages are not
+     * touched and the weight is not resident twice */
+    const uint8_t *s = src;
+    if (m->fd >= 0 && s >= (const uint8_t *)m->map && s + n <= (const uint8_t *)m->map + m->map_len) {
+        size_t done = 0;
+        off_t off = (off_t)(s - (const uint8_t *)m->map);
+        while (done < n) {
+            ssize_t k = pread(m->fd, m->arena + at + done, n - done, off + (off_t)done);
+            if (k <= 0) break;
+            done += (size_t)k;
+        }
+        if (done == n) return m->arena + at;
+    }
     memcpy(m->arena + at, src, n);
     return m->arena + at;
 }
@@ -876,6 +889,7 @@ int cfp_model_load(cfp_ctx *ctx, const char *path, cfp_model **out) {
     cfp_model *m = calloc(1, sizeof *m);
     if (!m) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
     m->ctx = ctx;
+    m->fd = -1;
     int rc = CFP_OK;
     m->path = cfp_strdup(path);
     const char *slash = strrchr(path, '/');
@@ -902,13 +916,17 @@ int cfp_model_load(cfp_ctx *ctx, const char *path, cfp_model **out) {
     }
     m->map_len = (size_t)st.st_size;
     m->map = mmap(NULL, m->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
     if (m->map == MAP_FAILED) {
+        close(fd);
         m->map = NULL;
         rc = cfp_seterr(ctx, CFP_E_IO, "%s: cannot map: %s", path, strerror(errno));
         goto fail;
     }
-    if ((rc = parse_model(m, m->map, m->map_len))) goto fail_prefix;
+    m->fd = fd;
+    rc = parse_model(m, m->map, m->map_len);
+    close(fd);
+    m->fd = -1;
+    if (rc) goto fail_prefix;
     if ((rc = cfp_graph_finalize(m))) goto fail_prefix;
     *out = m;
     return CFP_OK;
