@@ -475,6 +475,60 @@ FIXTURES = [
 ]
 
 
+class DynamicHead(torch.nn.Module):
+    """A tiny net exported with dynamic batch and time axes, so the exporter
+    keeps the shape arithmetic of `x.view(x.size(0), -1)` and of a channel
+    split as Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains, which
+    cfp must fold to constants once the input shape is known."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv3d(3, 6, 3, padding=1, bias=False)
+        self.bn1 = torch.nn.BatchNorm3d(6)
+        self.pool = torch.nn.MaxPool3d((1, 2, 2))
+        self.conv2 = torch.nn.Conv3d(6, 8, (1, 3, 3), padding=(0, 1, 1), groups=2)
+        self.fc = torch.nn.Linear(8 * 2 * 2, 5)
+
+    def forward(self, x):
+        x = self.pool(torch.relu(self.bn1(self.conv1(x))))
+        x = torch.nn.functional.hardswish(self.conv2(x))
+        n, c, t = x.size(0), x.size(1), x.size(2)
+        x = x.reshape(n, c, t, -1).mean(dim=2)          # (N, C, H*W)
+        x = torch.nn.functional.adaptive_avg_pool1d(x, 4)
+        x = x.view(x.size(0), -1)
+        return torch.softmax(self.fc(x), dim=1)
+
+
+def write_dynamic_case(outdir, name="dynamic_shapes", opset=13):
+    torch.manual_seed(SEED)
+    m = DynamicHead()
+    randomize_bn(m, SEED + 1)
+    m.eval()
+    x = make_input((2, 3, 6, 16, 16), SEED + 2)
+    d = os.path.join(outdir, name)
+    ds = os.path.join(d, "test_data_set_0")
+    os.makedirs(ds, exist_ok=True)
+    with torch.no_grad():
+        y = m(x)
+    buf = io.BytesIO()
+    torch.onnx.export(m, (x,), buf, opset_version=opset, input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "N", 2: "T"}, "output": {0: "N"}})
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto, full_check=True)
+    ops = op_histogram(proto)
+    for op in ("Shape", "Gather", "Concat", "Reshape"):
+        if op not in ops:
+            raise RuntimeError("%s: expected a %s node in the exported graph, got %s" % (name, op, dict(ops)))
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(buf.getvalue())
+    with open(os.path.join(ds, "input_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(x.numpy(), name="input").SerializeToString())
+    with open(os.path.join(ds, "output_0.pb"), "wb") as f:
+        f.write(numpy_helper.from_array(y.numpy(), name="output").SerializeToString())
+    return dict(name=name, opset=opset, ops=ops, in_shape=tuple(x.shape), out_shape=tuple(y.shape),
+                max_abs=float(y.abs().max()), size=dir_size(d), model_size=os.path.getsize(os.path.join(d, "model.onnx")))
+
+
 def print_summary(infos):
     all_ops = collections.Counter()
     for i in infos:
@@ -509,6 +563,8 @@ def main():
             continue
         model, x = build(arch)
         infos.append(write_case(args.out, name, model, x, opset, keep_bn, verify=not args.no_verify))
+    if not args.only or "dynamic_shapes" in args.only:
+        infos.append(write_dynamic_case(args.out))
     print_summary(infos)
     big = [i["name"] for i in infos if i["size"] > 1 << 20]
     if big:

@@ -1,0 +1,114 @@
+/* Engine behaviour the method depends on: constant folding of exporters'
+ * shape arithmetic, replanning for new input shapes, kept activations and
+ * their per-channel means. */
+#include "../src/cfp_internal.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static cfp_model *load_fixture(cfp_ctx *ctx, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fixtures/%s/model.onnx", cfp_test_root(), name);
+    cfp_model *m = NULL;
+    if (cfp_model_load(ctx, path, &m)) fprintf(stderr, "%s\n", cfp_errmsg(ctx));
+    return m;
+}
+
+static cfp_tensor random_input(int ndim, const int64_t *dims, unsigned seed) {
+    cfp_tensor t = {0};
+    cfp_tensor_shape(&t, CFP_F32, ndim, dims);
+    cfp_tensor_alloc(&t);
+    float *x = t.data;
+    for (int64_t i = 0; i < cfp_tensor_numel(&t); i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = (float)((seed >> 8) & 0xffff) / 32768.0f - 1.0f;
+    }
+    return t;
+}
+
+TEST(engine_folds_shape_subgraphs) {
+    cfp_ctx *ctx;
+    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
+    cfp_model *m = load_fixture(ctx, "dynamic_shapes");
+    CHECK(m != NULL);
+    if (!m) return;
+    cfp_tensor in = random_input(5, (int64_t[]){2, 3, 6, 16, 16}, 7);
+    CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+    int shape_ops = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        const char *op = m->nodes[i].op_type;
+        if (!strcmp(op, "Shape") || !strcmp(op, "Gather") || !strcmp(op, "Unsqueeze") || !strcmp(op, "Concat") ||
+            !strcmp(op, "Constant")) {
+            shape_ops++;
+            if (!m->nodes[i].folded) cfp_test_fail_here(__FILE__, __LINE__, "node %s was not folded", m->nodes[i].name);
+        }
+        if (!strcmp(op, "Conv")) CHECK(!m->nodes[i].folded);
+    }
+    CHECK(shape_ops >= 12);
+    CHECK_EQ(cfp_value_tensor(cfp_model_output(m, 0))->dims[0], 2);
+    /* another batch and clip length: shapes are resolved again */
+    cfp_tensor in2 = random_input(5, (int64_t[]){1, 3, 4, 16, 16}, 9);
+    CHECK_EQ(cfp_model_run(m, 1, &in2), 0);
+    const cfp_tensor *y = cfp_value_tensor(cfp_model_output(m, 0));
+    CHECK_EQ(y->ndim, 2);
+    CHECK_EQ(y->dims[0], 1);
+    CHECK_EQ(y->dims[1], 5);
+    /* softmax output sums to one */
+    float s = 0;
+    for (int c = 0; c < 5; c++) s += ((float *)y->data)[c];
+    CHECK_NEAR(s, 1.0, 1e-5);
+    cfp_tensor_free(&in);
+    cfp_tensor_free(&in2);
+    cfp_model_free(m);
+    cfp_ctx_free(ctx);
+}
+
+TEST(engine_keeps_activations_and_pooled_means) {
+    cfp_ctx *ctx;
+    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
+    cfp_model *m = load_fixture(ctx, "r3d_18_bn");
+    CHECK(m != NULL);
+    if (!m) return;
+    cfp_tensor in = random_input(5, (int64_t[]){1, 3, 10, 28, 28}, 3);
+    CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+    int maps = 0;
+    for (int i = 0; i < m->n_values; i++) {
+        cfp_value *v = &m->values[i];
+        if (v->is_init) continue;
+        CHECK(v->t.data != NULL); /* every intermediate value is kept */
+        if (v->t.dtype != CFP_F32 || v->t.ndim < 3) continue;
+        int64_t nc;
+        const float *p = cfp_value_pooled(v, &nc);
+        CHECK(p != NULL);
+        CHECK_EQ(nc, v->t.dims[1]);
+        if (!p) continue;
+        int64_t sp = cfp_tensor_numel(&v->t) / (v->t.dims[0] * v->t.dims[1]);
+        for (int64_t c = 0; c < nc; c++) {
+            double sum = 0;
+            for (int64_t k = 0; k < sp; k++) sum += ((float *)v->t.data)[c * sp + k];
+            CHECK_NEAR(p[c], sum / (double)sp, 1e-5 * (1 + fabs(sum / (double)sp)));
+        }
+        maps++;
+    }
+    CHECK(maps >= 60);
+    /* the (1, C) vector entering the classifier is its own pooled value */
+    cfp_node *fc = NULL;
+    for (int i = 0; i < m->n_nodes; i++)
+        if (!strcmp(m->nodes[i].op_type, "Gemm")) fc = &m->nodes[i];
+    CHECK(fc != NULL);
+    if (fc) {
+        cfp_value *x = cfp_node_input(fc, 0);
+        int64_t nc;
+        const float *p = cfp_value_pooled(x, &nc);
+        CHECK(p && nc == 32 && memcmp(p, x->t.data, 32 * sizeof(float)) == 0);
+    }
+    /* a second run over the same plan gives the same result */
+    float first[10];
+    memcpy(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first);
+    CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+    CHECK(memcmp(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first) == 0);
+    cfp_tensor_free(&in);
+    cfp_model_free(m);
+    cfp_ctx_free(ctx);
+}
