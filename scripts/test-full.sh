@@ -8,4 +8,4 @@ DIR=${CFP_FULL_DIR:-$BUILD/full}
 CFP_DEPS_EXTRA="python3-torch python3-torchvision python3-onnx" scripts/install-deps.sh
 /usr/bin/python3 scripts/make_full.py "$DIR"
 make -s "$BUILD/cfp_test"
-CFP_SOURCE_DIR=$(pwd) CFP_FIXTURE_DIR=$DIR CFP_TEST_VERBOSE=1 "$BUILD/cfp_test" fixture_
+CFP_POISON=1 CFP_SOURCE_DIR=$(pwd) CFP_FIXTURE_DIR=$DIR CFP_TEST_VERBOSE=1 "$BUILD/cfp_test" fixture_

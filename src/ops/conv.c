@@ -126,7 +126,7 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
 
 /* Unfold output positions [p0, p1) of one group: col[K][p1-p0], rows in
  * weight order (c, kd, kh, kw). x points at the group's first channel. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+CFP_HOT static void
 im2col3(const cfp_conv_params *p, const float *x, int64_t Cpg, int64_t p0, int64_t p1,
         float *col) {
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
@@ -176,16 +176,44 @@ im2col3(const cfp_conv_params *p, const float *x, int64_t Cpg, int64_t p0, int64
     }
 }
 
-/* Depth-wise: one output channel from one input channel. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
-dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias, float *y) {
+/* yr[q] += wv * xr[q * sw + off] for q in [lo, hi) */
+static inline void dw_tap(float *restrict yr, const float *restrict xr, float wv, int64_t sw,
+                          int64_t off, int64_t lo, int64_t hi) {
+    if (sw == 1) {
+        const float *restrict src = xr + (lo + off);
+        float *restrict dst = yr + lo;
+        for (int64_t q = 0; q < hi - lo; q++) dst[q] += wv * src[q];
+    } else {
+        for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q * sw + off];
+    }
+}
+
+/* Depth-wise: one output channel from one input channel, one output row at a
+ * time. A row of three taps (the usual kernel width) runs as one fused loop
+ * over the columns where all three are inside the input. */
+CFP_HOT static void
+dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias,
+           float *restrict y) {
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
     const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const int64_t KD = p->k[0], KH = p->k[1], KW = p->k[2];
-    const int64_t sw = p->stride[2];
+    const int64_t sw = p->stride[2], dw = p->dil[2];
+    /* valid output columns per kw, hoisted out of the row loops */
+    int64_t lohi[2 * 32];
+    const int table = KW <= 32;
+    for (int64_t kw = 0; table && kw < KW; kw++)
+        valid_range(kw * dw - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
+    int64_t ilo = 0, ihi = 0; /* columns where all three taps are valid */
+    if (KW == 3) {
+        ilo = lohi[0] > lohi[2] ? lohi[0] : lohi[2];
+        ilo = ilo > lohi[4] ? ilo : lohi[4];
+        ihi = lohi[1] < lohi[3] ? lohi[1] : lohi[3];
+        ihi = ihi < lohi[5] ? ihi : lohi[5];
+    }
+    const int fused = KW == 3 && ilo < ihi;
     for (int64_t od = 0; od < OD; od++)
         for (int64_t oh = 0; oh < OH; oh++) {
-            float *yr = y + (od * OH + oh) * OW;
+            float *restrict yr = y + (od * OH + oh) * OW;
             for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bias;
             for (int64_t kd = 0; kd < KD; kd++) {
                 int64_t id = od * p->stride[0] - p->pad_b[0] + kd * p->dil[0];
@@ -193,19 +221,35 @@ dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias,
                 for (int64_t kh = 0; kh < KH; kh++) {
                     int64_t ih = oh * p->stride[1] - p->pad_b[1] + kh * p->dil[1];
                     if (ih < 0 || ih >= H) continue;
-                    for (int64_t kw = 0; kw < KW; kw++) {
-                        const float wv = w[(kd * KH + kh) * KW + kw];
-                        const int64_t offw = kw * p->dil[2] - p->pad_b[2];
-                        const float *xr = x + (id * H + ih) * W;
-                        int64_t lo, hi;
-                        valid_range(offw, sw, W, OW, &lo, &hi);
-                        if (sw == 1) {
-                            const float *src = xr + (lo + offw);
-                            float *dst = yr + lo;
-                            for (int64_t q = 0; q < hi - lo; q++) dst[q] += wv * src[q];
-                        } else {
-                            for (int64_t q = lo; q < hi; q++) yr[q] += wv * xr[q * sw + offw];
+                    const float *restrict xr = x + (id * H + ih) * W;
+                    const float *wk = w + (kd * KH + kh) * KW;
+                    if (fused) {
+                        const float w0 = wk[0], w1 = wk[1], w2 = wk[2];
+                        const int64_t o0 = -p->pad_b[2];
+                        for (int64_t kw = 0; kw < 3; kw++) { /* edges */
+                            int64_t lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
+                            dw_tap(yr, xr, wk[kw], sw, o0 + kw * dw, lo, hi < ilo ? hi : ilo);
+                            dw_tap(yr, xr, wk[kw], sw, o0 + kw * dw, lo > ihi ? lo : ihi, hi);
                         }
+                        if (sw == 1) {
+                            const float *restrict s0 = xr + ilo + o0;
+                            float *restrict dst = yr + ilo;
+                            for (int64_t q = 0; q < ihi - ilo; q++)
+                                dst[q] += w0 * s0[q] + w1 * s0[q + dw] + w2 * s0[q + 2 * dw];
+                        } else {
+                            for (int64_t q = ilo; q < ihi; q++) {
+                                const float *s0 = xr + q * sw + o0;
+                                yr[q] += w0 * s0[0] + w1 * s0[dw] + w2 * s0[2 * dw];
+                            }
+                        }
+                        continue;
+                    }
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const int64_t offw = kw * dw - p->pad_b[2];
+                        int64_t lo, hi;
+                        if (table) lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
+                        else valid_range(offw, sw, W, OW, &lo, &hi);
+                        dw_tap(yr, xr, wk[kw], sw, offw, lo, hi);
                     }
                 }
             }

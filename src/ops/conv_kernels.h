@@ -14,6 +14,14 @@
 
 #define CFP_MAX_SPATIAL 3
 
+/* Hot loops: clones for AVX-512 / AVX2 / baseline picked at load time (the
+ * build is baseline x86-64), and loop vectorization with the dynamic cost
+ * model (GCC 12's -O2 uses the "very-cheap" model, which leaves loops with
+ * run-time trip counts scalar). */
+#define CFP_HOT                                                                     \
+    __attribute__((target_clones("avx512f", "avx2", "default"),                    \
+                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
+
 enum { CFP_PAD_NOTSET = 0, CFP_PAD_SAME_UPPER, CFP_PAD_SAME_LOWER, CFP_PAD_VALID };
 
 typedef struct cfp_conv_params {

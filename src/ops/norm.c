@@ -4,7 +4,7 @@
  * (C, D1, ..., Dn) element instead. Training mode (opset 6 is_test=0,
  * opset 14 training_mode=1)
  * and training outputs that something reads are rejected. */
-#include "../cfp_internal.h"
+#include "conv_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ typedef struct {
     int per_elem;
 } bn_job;
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+CFP_HOT static void
 bn_plane(const float *x, float *y, int64_t S, float a, float b, const float *av,
          const float *bv) {
     if (av)

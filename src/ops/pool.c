@@ -188,7 +188,7 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
 }
 
 /* One (n, c) plane. Rows of the output accumulate over the window's rows. */
-__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+CFP_HOT static void
 pool_plane(const pool_state *st, const float *x, float *y) {
     const cfp_conv_params *p = &st->p;
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
@@ -282,7 +282,7 @@ typedef struct {
     int is_max;
 } global_job;
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static float
+CFP_HOT static float
 plane_max(const float *x, int64_t S) {
     float acc[16];
     for (int l = 0; l < 16; l++) acc[l] = -INFINITY;
@@ -295,7 +295,7 @@ plane_max(const float *x, int64_t S) {
     return r;
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) static double
+CFP_HOT static double
 plane_sum(const float *x, int64_t S) {
     /* float lanes over short blocks, summed in double */
     double total = 0;
