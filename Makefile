@@ -15,7 +15,7 @@ TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test test-full demo bench clean deps
+.PHONY: all test test-asan test-full demo bench clean deps
 all: $(BUILD)/cfp $(BUILD)/libcfp.a $(BUILD)/libcfp.so
 
 # Installs (as root) or names the Debian packages that are missing.
@@ -44,6 +44,10 @@ $(BUILD)/cfp_test: $(TEST_OBJ) $(BUILD)/libcfp.a
 test: $(BUILD)/cfp $(BUILD)/cfp_test
 	@CFP_POISON=1 CFP_SOURCE_DIR=$(CURDIR) CFP_BIN=$(CURDIR)/$(BUILD)/cfp $(BUILD)/cfp_test
 
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+test-asan:
+	@$(MAKE) -s BUILD=build-asan SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer" test
+
 # Full-size torchvision models with random weights (needs Debian's PyTorch).
 test-full: $(BUILD)/cfp
 	@scripts/test-full.sh $(BUILD)
@@ -55,6 +59,6 @@ bench: $(BUILD)/cfp
 	@echo "make bench: the side-by-side benchmark arrives with the speed issue"; exit 1
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-asan
 
 -include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/cfp.d

@@ -643,3 +643,29 @@ TEST(conv_op_validation) {
                      NULL),
              CFP_E_INVALID);
 }
+
+/* opset 7-8 spatial=0: statistics per (C, D1, ...) element */
+TEST(batchnorm_spatial0) {
+    rs = 13;
+    int64_t xd[3] = {2, 3, 4}, sd[2] = {3, 4};
+    float *x = rbuf(24), *sc = rbuf(12), *b = rbuf(12), *mean = rbuf(12), *var = rbuf(12);
+    for (int i = 0; i < 12; i++) var[i] = var[i] * var[i] + 0.5f;
+    fake f;
+    fk_init(&f, "BatchNormalization", 7, 1);
+    fk_input(&f, 3, xd, x);
+    fk_input(&f, 2, sd, sc);
+    fk_input(&f, 2, sd, b);
+    fk_input(&f, 2, sd, mean);
+    fk_input(&f, 2, sd, var);
+    fk_output(&f, 1);
+    fk_attr_i(&f, "spatial", 0);
+    CHECK_EQ(fk_run(&f), CFP_OK);
+    double want[24];
+    for (int i = 0; i < 24; i++) {
+        int e = i % 12;
+        want[i] = (x[i] - mean[e]) / sqrt((double)var[e] + 1e-5) * sc[e] + b[e];
+    }
+    check_close("BatchNormalization spatial=0", fk_y(&f)->data, want, 24, 1e-5);
+    fk_free(&f);
+    free(x), free(sc), free(b), free(mean), free(var);
+}

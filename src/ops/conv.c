@@ -11,15 +11,20 @@
  *    loop kernel instead of GEMM.
  *
  * Threads: the panels run in our pool, each calling single-threaded OpenBLAS
- * (openblas_set_num_threads(1), once, in cfp_blas_init). Measured on the
- * 2-core build machine with full-size r3d_18 convs, this beat one panel at a
- * time with OpenBLAS's own threads (numbers in the report of the change that
- * added this file): the im2col unfold is parallel too, and OpenBLAS's thread
- * hand-off costs more than our pool for the medium-sized GEMMs a panel
- * makes. It also keeps one threading model for the whole library. */
+ * (openblas_set_num_threads(1), once, in cfp_blas_init); when a layer has
+ * too few output positions for that (late, wide layers), the panel is
+ * unfolded by all threads and its GEMM split over output channels
+ * (cfp_sgemm_par). Measured on the 2-core build machine (OpenBLAS 0.3.21,
+ * Cooperlake kernels, OPENBLAS_CORETYPE unset), the convs of full-size
+ * r3d_18 (1x3x16x112x112, 81 GFLOP) take 0.38 s this way, against 0.75 s
+ * with one panel at a time and OpenBLAS's own 2 threads, and 0.75 s on one
+ * thread: OpenBLAS's threading gains nothing on these medium-sized GEMMs,
+ * while our panels also parallelise the unfold. It also keeps one threading
+ * model (our pool) for the whole library. */
 #include "conv_kernels.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,6 +261,47 @@ dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias,
         }
 }
 
+/* Depth-wise with unit stride in h and w: the channel is copied into a
+ * zero-padded plane buffer xp (Hp x Wp per depth), so that every tap is one
+ * long loop over a whole output plane kept at the padded row pitch (yp, OH x
+ * Wp; the Wp - OW extra columns of each row are computed and dropped). */
+CFP_HOT static void
+dw_channel_flat(const cfp_conv_params *p, const float *x, const float *w, float bias,
+                float *restrict y, float *restrict xp, float *restrict yp) {
+    const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
+    const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
+    const int64_t KD = p->k[0], KH = p->k[1], KW = p->k[2];
+    const int64_t Hp = H + p->pad_b[1] + p->pad_e[1], Wp = W + p->pad_b[2] + p->pad_e[2];
+    /* pad */
+    for (int64_t i = 0; i < D * Hp * Wp; i++) xp[i] = 0.0f;
+    for (int64_t d = 0; d < D; d++)
+        for (int64_t h = 0; h < H; h++) {
+            const float *src = x + (d * H + h) * W;
+            float *dst = xp + (d * Hp + h + p->pad_b[1]) * Wp + p->pad_b[2];
+            for (int64_t q = 0; q < W; q++) dst[q] = src[q];
+        }
+    const int64_t len = (OH - 1) * Wp + OW; /* last valid element + 1 */
+    for (int64_t od = 0; od < OD; od++) {
+        for (int64_t i = 0; i < len; i++) yp[i] = bias;
+        for (int64_t kd = 0; kd < KD; kd++) {
+            int64_t id = od * p->stride[0] - p->pad_b[0] + kd * p->dil[0];
+            if (id < 0 || id >= D) continue;
+            const float *xd = xp + id * Hp * Wp;
+            for (int64_t kh = 0; kh < KH; kh++)
+                for (int64_t kw = 0; kw < KW; kw++) {
+                    const float wv = w[(kd * KH + kh) * KW + kw];
+                    const float *restrict src = xd + kh * p->dil[1] * Wp + kw * p->dil[2];
+                    for (int64_t i = 0; i < len; i++) yp[i] += wv * src[i];
+                }
+        }
+        for (int64_t oh = 0; oh < OH; oh++) {
+            const float *src = yp + oh * Wp;
+            float *dst = y + (od * OH + oh) * OW;
+            for (int64_t q = 0; q < OW; q++) dst[q] = src[q];
+        }
+    }
+}
+
 typedef struct {
     const cfp_conv_params *p;
     const float *x, *w, *b;
@@ -302,8 +348,14 @@ static void dw_range(void *arg, int64_t begin, int64_t end, int tid) {
     const cfp_conv_params *p = j->p;
     for (int64_t it = begin; it < end; it++) { /* it = n * M + m */
         int64_t n = it / p->M, m = it % p->M, g = m / j->Mpg;
-        dw_channel(p, j->x + (n * p->C + g) * j->ISP, j->w + m * j->K, j->b ? j->b[m] : 0.0f,
-                   j->y + it * j->OSP);
+        const float *x = j->x + (n * p->C + g) * j->ISP;
+        float bias = j->b ? j->b[m] : 0.0f;
+        if (j->scratch) {
+            float *xp = j->scratch + (size_t)tid * j->per_thread;
+            dw_channel_flat(p, x, j->w + m * j->K, bias, j->y + it * j->OSP, xp, xp + j->P);
+        } else {
+            dw_channel(p, x, j->w + m * j->K, bias, j->y + it * j->OSP);
+        }
     }
 }
 
@@ -341,8 +393,18 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
     int threads = g_pool_panels ? cfp_pool_threads(pool) : 1;
 
     if (j.Cpg == 1 && j.K > 1) {
-        /* depth-wise (any channel multiplier): direct loops per channel */
+        /* depth-wise (any channel multiplier): direct loops per channel; unit
+         * h/w strides use padded planes (scratch: xp then yp, P = xp size) */
+        if (p->stride[1] == 1 && p->stride[2] == 1) {
+            int64_t Hp = p->in[1] + p->pad_b[1] + p->pad_e[1];
+            int64_t Wp = p->in[2] + p->pad_b[2] + p->pad_e[2];
+            j.P = (p->in[0] * Hp * Wp + 15) / 16 * 16;
+            j.per_thread = (size_t)j.P + (size_t)(p->out[1] * Wp + 16);
+            j.scratch = cfp_aligned_alloc(j.per_thread * sizeof(float) * (size_t)threads);
+            if (!j.scratch) return CFP_E_NOMEM;
+        }
         cfp_parallel_for(g_pool_panels ? pool : NULL, p->N * p->M, 1, dw_range, &j);
+        free(j.scratch);
         return CFP_OK;
     }
 
@@ -524,6 +586,15 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
         return cfp_node_fail(m, n, CFP_E_SHAPE,
                              "the kernel (W %s, with dilations) does not fit X (%s) plus pads",
                              cfp_shape_str(w, b1, sizeof b1), cfp_shape_str(x, b2, sizeof b2));
+    {
+        const cfp_conv_params *p = &st->p;
+        int64_t K = (C / G) * p->k[0] * p->k[1] * p->k[2];
+        int64_t osp = p->out[0] * p->out[1] * p->out[2], isp = p->in[0] * p->in[1] * p->in[2];
+        if (K > INT_MAX || osp > INT_MAX || isp > INT_MAX || M / G > INT_MAX)
+            return cfp_node_fail(m, n, CFP_E_LIMIT,
+                                 "a per-channel size exceeds the BLAS int range (X %s, W %s)",
+                                 cfp_shape_str(x, b1, sizeof b1), cfp_shape_str(w, b2, sizeof b2));
+    }
     int64_t od[CFP_MAX_DIMS];
     od[0] = N;
     od[1] = M;

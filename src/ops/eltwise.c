@@ -162,7 +162,7 @@ static void bplan_make(bplan *p, const cfp_tensor *out, const cfp_tensor *a, con
     } while (0)
 
 /* ---- binary float kernels --------------------------------------------------- */
-enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_MAX, B_MIN };
+enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_MAX, B_MIN, B_MOD, B_IMOD };
 
 #define BIN_VARIANTS(E)                                                        \
     do {                                                                       \
@@ -193,6 +193,7 @@ enum { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_MAX, B_MIN };
     /* NaN propagates (numpy maximum/minimum) */                               \
     case B_MAX: V(x != x ? x : (x > y ? x : y)); break;                        \
     case B_MIN: V(x != x ? x : (x < y ? x : y)); break;                        \
+    case B_MOD: case B_IMOD: V(fmodf(x, y)); break;                            \
     }
 
 CLONES static void kbin_f32(int op, const float *restrict a, int64_t sa,
@@ -319,6 +320,7 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
             case B_PRELU: r = x < 0 ? x * y : x; break;
             case B_MAX: r = x != x ? x : (x > y ? x : y); break;
             case B_MIN: r = x != x ? x : (x < y ? x : y); break;
+            case B_MOD: case B_IMOD: r = fmod(x, y); break;
             }
             store_f64(out->data, dt, k, r);
         });
@@ -339,16 +341,39 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
         case B_PRELU: r = x < 0 ? x * y : x; break;
         case B_MAX: r = x > y ? x : y; break;
         case B_MIN: r = x < y ? x : y; break;
+        case B_MOD: /* fmod=1: sign of the dividend (C) */
+        case B_IMOD: /* fmod=0: sign of the divisor (Python) */
+            if (y == 0 || (y == -1 && dt != CFP_U64)) {
+                r = 0;
+            } else if (dt == CFP_U64) {
+                r = (int64_t)((uint64_t)x % (uint64_t)y);
+            } else {
+                r = x % y;
+                if (op == B_IMOD && r != 0 && ((r < 0) != (y < 0))) r += y;
+            }
+            break;
         }
         store_i64(out->data, dt, k, r);
     });
     return CFP_OK;
 }
 
-/* Input i as broadcast sees it. Before opset 7, PRelu's 1-D slope of size C
- * is per channel (axis 1), not numpy-aligned to the last axis. */
+/* Input i as broadcast sees it. Before opset 7, binary ops with broadcast=1
+ * align B at `axis`, and PRelu's 1-D slope of size C is per channel (axis 1),
+ * not numpy-aligned to the last axis. */
 static cfp_tensor bin_input(cfp_model *m, const cfp_node *n, int i) {
     cfp_tensor t = cfp_in(m, n, i)->t;
+    if (i == 1 && n->opset < 7 && cfp_attr_i(n, "broadcast", 0) && cfp_attr_get(n, "axis")) {
+        /* legacy broadcast (opset < 7): B's dims start at `axis` of A */
+        const cfp_tensor *a = &cfp_in(m, n, 0)->t;
+        int64_t ax = cfp_attr_i(n, "axis", 0);
+        if (ax < 0) ax += a->ndim;
+        if (ax >= 0 && ax + t.ndim <= a->ndim) {
+            int nd = a->ndim - (int)ax;
+            for (int d = t.ndim; d < nd; d++) t.dims[d] = 1;
+            t.ndim = nd;
+        }
+    }
     if (i == 1 && n->opset < 7 && !strcmp(n->op_type, "PRelu")) {
         const cfp_tensor *x = &cfp_in(m, n, 0)->t;
         if (t.ndim == 1 && x->ndim >= 2 && t.dims[0] == x->dims[1] && t.dims[0] != 1) {
@@ -374,12 +399,20 @@ static int op_code(const char *name) {
     if (!strcmp(name, "Pow")) return B_POW;
     if (!strcmp(name, "PRelu")) return B_PRELU;
     if (!strcmp(name, "Max")) return B_MAX;
+    if (!strcmp(name, "Mod")) return B_MOD;
     return B_MIN;
+}
+
+/* Mod's integer flavour depends on its fmod attribute. */
+static int node_op_code(const cfp_node *n) {
+    int op = op_code(n->op_type);
+    if (op == B_MOD && !cfp_attr_i(n, "fmod", 0)) op = B_IMOD;
+    return op;
 }
 
 /* Add, Sub, Mul, Div, Pow, PRelu and variadic Sum, Max, Min, Mean. */
 static int binary_reshape(cfp_model *m, cfp_node *n) {
-    int op = op_code(n->op_type);
+    int op = node_op_code(n);
     bool variadic = !strcmp(n->op_type, "Sum") || !strcmp(n->op_type, "Max") ||
                     !strcmp(n->op_type, "Min") || !strcmp(n->op_type, "Mean");
     if (n->n_in < 1 || (!variadic && n->n_in != 2))
@@ -410,6 +443,8 @@ static int binary_reshape(cfp_model *m, cfp_node *n) {
         shp.ndim = nd;
         memcpy(shp.dims, dims, sizeof dims);
     }
+    if (op == B_IMOD && (a->t.dtype == CFP_F32 || a->t.dtype == CFP_F64))
+        return cfp_node_fail(m, n, CFP_E_INVALID, "floating-point Mod requires fmod=1");
     if (op == B_PRELU && !cfp_same_shape(&shp, &a->t))
         return cfp_node_fail(m, n, CFP_E_SHAPE,
                              "slope of shape %s does not broadcast to input shape %s",
@@ -442,7 +477,7 @@ static void bcast_copy(const cfp_tensor *in, cfp_tensor *out) {
 }
 
 static int binary_run(cfp_model *m, cfp_node *n) {
-    int op = op_code(n->op_type);
+    int op = node_op_code(n);
     cfp_tensor *out = &cfp_out(m, n, 0)->t;
     const cfp_tensor *a = &cfp_in(m, n, 0)->t;
     if (n->n_in == 1) {
@@ -472,7 +507,8 @@ static int binary_run(cfp_model *m, cfp_node *n) {
 enum {
     U_RELU, U_LEAKY, U_SIGMOID, U_HARDSIGMOID, U_HARDSWISH, U_TANH, U_CLIP, U_NEG, U_ABS,
     U_EXP, U_LOG, U_SQRT, U_RECIP, U_ERF, U_ELU, U_SELU, U_CELU, U_SOFTPLUS, U_SOFTSIGN,
-    U_THRELU, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_SIN, U_COS, U_IDENTITY
+    U_THRELU, U_FLOOR, U_CEIL, U_ROUND, U_SIGN, U_SIN, U_COS, U_TAN, U_ASIN, U_ACOS, U_ATAN,
+    U_SINH, U_COSH, U_ASINH, U_ACOSH, U_ATANH, U_IDENTITY
 };
 
 static const struct {
@@ -493,6 +529,11 @@ static const struct {
     {"Floor", U_FLOOR, false},     {"Ceil", U_CEIL, false},
     {"Round", U_ROUND, false},     {"Sign", U_SIGN, true},
     {"Sin", U_SIN, false},         {"Cos", U_COS, false},
+    {"Tan", U_TAN, false},         {"Asin", U_ASIN, false},
+    {"Acos", U_ACOS, false},       {"Atan", U_ATAN, false},
+    {"Sinh", U_SINH, false},       {"Cosh", U_COSH, false},
+    {"Asinh", U_ASINH, false},     {"Acosh", U_ACOSH, false},
+    {"Atanh", U_ATANH, false},
 };
 
 static int unary_code(const char *name, bool *ints) {
@@ -574,6 +615,15 @@ CLONES static void kun_f32(const unjob *j, const float *restrict x, float *restr
     case U_SIGN: VLOOP(n, y[i] = x[i] > 0.0f ? 1.0f : (x[i] < 0.0f ? -1.0f : x[i])); break;
     case U_SIN: for (int64_t i = 0; i < n; i++) y[i] = sinf(x[i]); break;
     case U_COS: for (int64_t i = 0; i < n; i++) y[i] = cosf(x[i]); break;
+    case U_TAN: for (int64_t i = 0; i < n; i++) y[i] = tanf(x[i]); break;
+    case U_ASIN: for (int64_t i = 0; i < n; i++) y[i] = asinf(x[i]); break;
+    case U_ACOS: for (int64_t i = 0; i < n; i++) y[i] = acosf(x[i]); break;
+    case U_ATAN: for (int64_t i = 0; i < n; i++) y[i] = atanf(x[i]); break;
+    case U_SINH: for (int64_t i = 0; i < n; i++) y[i] = sinhf(x[i]); break;
+    case U_COSH: for (int64_t i = 0; i < n; i++) y[i] = coshf(x[i]); break;
+    case U_ASINH: for (int64_t i = 0; i < n; i++) y[i] = asinhf(x[i]); break;
+    case U_ACOSH: for (int64_t i = 0; i < n; i++) y[i] = acoshf(x[i]); break;
+    case U_ATANH: for (int64_t i = 0; i < n; i++) y[i] = atanhf(x[i]); break;
     default: memcpy(y, x, (size_t)n * sizeof *y); break;
     }
 }
@@ -737,17 +787,189 @@ static int dropout_run(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
+/* ---- comparisons, logic, Where (small shape subgraphs: generic path) ----------- */
+enum { C_EQ, C_LT, C_GT, C_LE, C_GE, C_AND, C_OR, C_XOR };
+
+static int cmp_code(const char *name) {
+    static const char *names[] = {"Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual",
+                                  "And", "Or", "Xor"};
+    for (int i = 0; i < 8; i++)
+        if (!strcmp(names[i], name)) return i;
+    return C_EQ;
+}
+
+static int compare_reshape(cfp_model *m, cfp_node *n) {
+    cfp_value *a = cfp_in(m, n, 0), *b = cfp_in(m, n, 1), *y = cfp_out(m, n, 0);
+    if (!a || !b || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected 2 inputs and an output");
+    int code = cmp_code(n->op_type);
+    for (int i = 0; i < 2; i++) {
+        cfp_value *v = i ? b : a;
+        int dt = v->t.dtype;
+        bool ok = code >= C_AND ? dt == CFP_BOOL
+                                : (dt == CFP_F32 || dt == CFP_F64 || is_int_dtype(dt));
+        if (!ok)
+            return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                                 v->name, cfp_dtype_name(dt));
+    }
+    if (a->t.dtype != b->t.dtype)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "input dtypes differ: %s and %s",
+                             cfp_dtype_name(a->t.dtype), cfp_dtype_name(b->t.dtype));
+    int nd;
+    int64_t dims[CFP_MAX_DIMS];
+    char b1[128], b2[128];
+    if (bcast_dims(&a->t, &b->t, &nd, dims))
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "shapes %s and %s do not broadcast",
+                             cfp_shape_str(&a->t, b1, sizeof b1), cfp_shape_str(&b->t, b2, sizeof b2));
+    int rc = cfp_tensor_shape(&y->t, CFP_BOOL, nd, dims);
+    if (rc) return cfp_node_fail(m, n, rc, "output shape too large");
+    return CFP_OK;
+}
+
+static int compare_run(cfp_model *m, cfp_node *n) {
+    const cfp_tensor *a = &cfp_in(m, n, 0)->t, *b = &cfp_in(m, n, 1)->t;
+    cfp_tensor *y = &cfp_out(m, n, 0)->t;
+    int64_t total = cfp_tensor_numel(y);
+    if (total == 0) return CFP_OK;
+    int code = cmp_code(n->op_type);
+    bool fl = a->dtype == CFP_F32 || a->dtype == CFP_F64;
+    uint8_t *o = y->data;
+    bplan p;
+    bplan_make(&p, y, a, b);
+    BPLAN_FOR(&p, total, k, oa, ob, {
+        bool r;
+        if (fl) {
+            double x = cfp_tensor_get_f64(a, oa), w = cfp_tensor_get_f64(b, ob);
+            r = code == C_EQ ? x == w : code == C_LT ? x < w : code == C_GT ? x > w
+                : code == C_LE ? x <= w : x >= w;
+        } else {
+            int64_t x = cfp_tensor_get_i64(a, oa), w = cfp_tensor_get_i64(b, ob);
+            if (a->dtype == CFP_U64) {
+                uint64_t ux = (uint64_t)x, uw = (uint64_t)w;
+                r = code == C_EQ ? ux == uw : code == C_LT ? ux < uw : code == C_GT ? ux > uw
+                    : code == C_LE ? ux <= uw : ux >= uw;
+            } else {
+                switch (code) {
+                case C_EQ: r = x == w; break;
+                case C_LT: r = x < w; break;
+                case C_GT: r = x > w; break;
+                case C_LE: r = x <= w; break;
+                case C_GE: r = x >= w; break;
+                case C_AND: r = x && w; break;
+                case C_OR: r = x || w; break;
+                default: r = (x != 0) != (w != 0); break;
+                }
+            }
+        }
+        o[k] = r;
+    });
+    return CFP_OK;
+}
+
+static int not_reshape(cfp_model *m, cfp_node *n) {
+    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
+    if (!x || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected 1 input and 1 output");
+    if (x->t.dtype != CFP_BOOL)
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                             x->name, cfp_dtype_name(x->t.dtype));
+    int rc = cfp_tensor_shape(&y->t, CFP_BOOL, x->t.ndim, x->t.dims);
+    if (rc) return cfp_node_fail(m, n, rc, "output shape too large");
+    return CFP_OK;
+}
+
+static int not_run(cfp_model *m, cfp_node *n) {
+    const uint8_t *x = cfp_in(m, n, 0)->t.data;
+    cfp_tensor *y = &cfp_out(m, n, 0)->t;
+    uint8_t *o = y->data;
+    for (size_t i = 0; i < y->nbytes; i++) o[i] = !x[i];
+    return CFP_OK;
+}
+
+static int where_reshape(cfp_model *m, cfp_node *n) {
+    cfp_value *c = cfp_in(m, n, 0), *a = cfp_in(m, n, 1), *b = cfp_in(m, n, 2),
+              *y = cfp_out(m, n, 0);
+    if (!c || !a || !b || !y)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "expected 3 inputs and an output");
+    if (c->t.dtype != CFP_BOOL)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "condition must be bool, got %s",
+                             cfp_dtype_name(c->t.dtype));
+    if (a->t.dtype != b->t.dtype || !cfp_dtype_size(a->t.dtype))
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "unsupported or differing dtypes %s and %s",
+                             cfp_dtype_name(a->t.dtype), cfp_dtype_name(b->t.dtype));
+    cfp_tensor t = c->t;
+    int nd;
+    int64_t dims[CFP_MAX_DIMS];
+    char b1[128];
+    for (int i = 0; i < 2; i++) {
+        if (bcast_dims(&t, i ? &b->t : &a->t, &nd, dims))
+            return cfp_node_fail(m, n, CFP_E_SHAPE, "inputs do not broadcast (%s)",
+                                 cfp_shape_str(i ? &b->t : &a->t, b1, sizeof b1));
+        t.ndim = nd;
+        memcpy(t.dims, dims, sizeof dims);
+    }
+    int rc = cfp_tensor_shape(&y->t, a->t.dtype, t.ndim, t.dims);
+    if (rc) return cfp_node_fail(m, n, rc, "output shape too large");
+    return CFP_OK;
+}
+
+static int where_run(cfp_model *m, cfp_node *n) {
+    const cfp_tensor *c = &cfp_in(m, n, 0)->t, *a = &cfp_in(m, n, 1)->t, *b = &cfp_in(m, n, 2)->t;
+    cfp_tensor *y = &cfp_out(m, n, 0)->t;
+    int64_t total = cfp_tensor_numel(y);
+    if (total == 0) return CFP_OK;
+    size_t es = cfp_dtype_size(y->dtype);
+    int r = y->ndim;
+    int64_t idx[CFP_MAX_DIMS] = {0}, st[3][CFP_MAX_DIMS];
+    const cfp_tensor *in[3] = {c, a, b};
+    for (int k = 0; k < 3; k++) {
+        int off = r - in[k]->ndim;
+        int64_t s = 1;
+        for (int d = r - 1; d >= 0; d--) {
+            int64_t dim = d >= off ? in[k]->dims[d - off] : 1;
+            st[k][d] = dim == 1 ? 0 : s;
+            s *= dim;
+        }
+    }
+    const uint8_t *cond = c->data;
+    for (int64_t k = 0; k < total; k++) {
+        int64_t oc = 0, oa = 0, ob = 0;
+        for (int d = 0; d < r; d++) {
+            oc += idx[d] * st[0][d];
+            oa += idx[d] * st[1][d];
+            ob += idx[d] * st[2][d];
+        }
+        const char *src = cond[oc] ? (const char *)a->data + oa * (int64_t)es
+                                   : (const char *)b->data + ob * (int64_t)es;
+        memcpy((char *)y->data + k * (int64_t)es, src, es);
+        for (int d = r - 1; d >= 0; d--) {
+            if (++idx[d] < y->dims[d]) break;
+            idx[d] = 0;
+        }
+    }
+    return CFP_OK;
+}
+
 #define BIN(name) {name, 1, NULL, binary_reshape, binary_run, NULL}
 #define UN(name) {name, 1, NULL, unary_reshape, unary_run, NULL}
 
 const cfp_op cfp_ops_eltwise[] = {
     BIN("Add"), BIN("Sub"), BIN("Mul"), BIN("Div"), BIN("Pow"), BIN("PRelu"),
-    BIN("Sum"), BIN("Max"), BIN("Min"), BIN("Mean"),
+    BIN("Sum"), BIN("Max"), BIN("Min"), BIN("Mean"), BIN("Mod"),
     UN("Relu"), UN("LeakyRelu"), UN("Sigmoid"), UN("HardSigmoid"), UN("HardSwish"),
     UN("Tanh"), UN("Clip"), UN("Neg"), UN("Abs"), UN("Exp"), UN("Log"), UN("Sqrt"),
     UN("Reciprocal"), UN("Erf"), UN("Elu"), UN("Selu"), UN("Celu"), UN("Softplus"),
     UN("Softsign"), UN("ThresholdedRelu"), UN("Floor"), UN("Ceil"), UN("Round"), UN("Sign"),
-    UN("Sin"), UN("Cos"),
+    UN("Sin"), UN("Cos"), UN("Tan"), UN("Asin"), UN("Acos"), UN("Atan"), UN("Sinh"), UN("Cosh"),
+    UN("Asinh"), UN("Acosh"), UN("Atanh"),
+    {"Equal", 7, NULL, compare_reshape, compare_run, NULL},
+    {"Less", 7, NULL, compare_reshape, compare_run, NULL},
+    {"Greater", 7, NULL, compare_reshape, compare_run, NULL},
+    {"LessOrEqual", 12, NULL, compare_reshape, compare_run, NULL},
+    {"GreaterOrEqual", 12, NULL, compare_reshape, compare_run, NULL},
+    {"And", 7, NULL, compare_reshape, compare_run, NULL},
+    {"Or", 7, NULL, compare_reshape, compare_run, NULL},
+    {"Xor", 7, NULL, compare_reshape, compare_run, NULL},
+    {"Not", 1, NULL, not_reshape, not_run, NULL},
+    {"Where", 9, NULL, where_reshape, where_run, NULL},
     {"Identity", 1, NULL, identity_reshape, identity_run, NULL},
     {"Dropout", 1, NULL, dropout_reshape, dropout_run, NULL},
     {0},

@@ -1,9 +1,9 @@
-/* BatchNormalization, inference mode (opsets 7-17), any rank >= 2:
+/* BatchNormalization, inference mode (opsets 6-17), any rank >= 2:
  *   Y = (X - mean) / sqrt(var + epsilon) * scale + B
- * per channel (axis 1); with opset 7-8 spatial=0 the statistics are per
+ * per channel (axis 1); with opsets 6-8 spatial=0 the statistics are per
  * (C, D1, ..., Dn) element instead. Training mode (opset 6 is_test=0,
- * opset 14 training_mode=1)
- * and training outputs that something reads are rejected. */
+ * opset 14+ training_mode=1) and training outputs that something reads are
+ * rejected. */
 #include "conv_kernels.h"
 
 #include <math.h>

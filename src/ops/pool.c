@@ -189,12 +189,17 @@ static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, in
 
 /* One (n, c) plane. Rows of the output accumulate over the window's rows. */
 CFP_HOT static void
-pool_plane(const pool_state *st, const float *x, float *y) {
+pool_plane(const pool_state *st, const float *restrict x, float *restrict y) {
     const cfp_conv_params *p = &st->p;
     const int64_t D = p->in[0], H = p->in[1], W = p->in[2];
     const int64_t OD = p->out[0], OH = p->out[1], OW = p->out[2];
     const int64_t sw = p->stride[2];
     const int is_max = st->kind == POOL_MAX;
+    /* valid output columns per kw, hoisted out of the row loops */
+    int64_t lohi[2 * 32];
+    const int table = p->k[2] <= 32;
+    for (int64_t kw = 0; table && kw < p->k[2]; kw++)
+        valid_range(kw * p->dil[2] - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
     for (int64_t od = 0; od < OD; od++)
         for (int64_t oh = 0; oh < OH; oh++) {
             float *yr = y + (od * OH + oh) * OW;
@@ -208,11 +213,12 @@ pool_plane(const pool_state *st, const float *x, float *y) {
                     const float *xr = x + (id * H + ih) * W;
                     for (int64_t kw = 0; kw < p->k[2]; kw++) {
                         int64_t off = kw * p->dil[2] - p->pad_b[2], lo, hi;
-                        valid_range(off, sw, W, OW, &lo, &hi);
+                        if (table) lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
+                        else valid_range(off, sw, W, OW, &lo, &hi);
                         if (is_max) {
                             if (sw == 1) {
-                                const float *src = xr + lo + off;
-                                float *dst = yr + lo;
+                                const float *restrict src = xr + lo + off;
+                                float *restrict dst = yr + lo;
                                 for (int64_t q = 0; q < hi - lo; q++)
                                     dst[q] = src[q] > dst[q] ? src[q] : dst[q];
                             } else {
@@ -223,8 +229,8 @@ pool_plane(const pool_state *st, const float *x, float *y) {
                             }
                         } else {
                             if (sw == 1) {
-                                const float *src = xr + lo + off;
-                                float *dst = yr + lo;
+                                const float *restrict src = xr + lo + off;
+                                float *restrict dst = yr + lo;
                                 for (int64_t q = 0; q < hi - lo; q++) dst[q] += src[q];
                             } else {
                                 for (int64_t q = lo; q < hi; q++) yr[q] += xr[q * sw + off];

@@ -397,6 +397,68 @@ static int softmax_run(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
+/* ---- ArgMax, ArgMin ------------------------------------------------------------ */
+
+static int arg_params(cfp_model *m, cfp_node *n, const cfp_tensor *x, int *axis) {
+    int r = x->ndim;
+    int64_t a = cfp_attr_i(n, "axis", 0);
+    if (r == 0) return cfp_node_fail(m, n, CFP_E_SHAPE, "input must have rank >= 1");
+    if (a < -r || a >= r)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "axis %lld out of range for rank %d",
+                             (long long)a, r);
+    *axis = (int)(a < 0 ? a + r : a);
+    return CFP_OK;
+}
+
+static int arg_reshape(cfp_model *m, cfp_node *n) {
+    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
+    if (!x || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected an input and an output");
+    if (x->t.dtype != CFP_F32)
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
+                             x->name, cfp_dtype_name(x->t.dtype));
+    int axis, rc = arg_params(m, n, &x->t, &axis);
+    if (rc) return rc;
+    if (x->t.dims[axis] == 0)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "cannot take the %s of an empty axis", n->op_type);
+    bool keep = cfp_attr_i(n, "keepdims", 1) != 0;
+    int64_t dims[CFP_MAX_DIMS];
+    int nd = 0;
+    for (int d = 0; d < x->t.ndim; d++) {
+        if (d != axis) dims[nd++] = x->t.dims[d];
+        else if (keep) dims[nd++] = 1;
+    }
+    rc = cfp_tensor_shape(&y->t, CFP_I64, nd, dims);
+    if (rc) return cfp_node_fail(m, n, rc, "bad output shape");
+    return CFP_OK;
+}
+
+static int arg_run(cfp_model *m, cfp_node *n) {
+    const cfp_tensor *xt = &cfp_in(m, n, 0)->t;
+    int64_t *y = cfp_out(m, n, 0)->t.data;
+    int axis, rc = arg_params(m, n, xt, &axis);
+    if (rc) return rc;
+    bool mx = !strcmp(n->op_type, "ArgMax"), last = cfp_attr_i(n, "select_last_index", 0) != 0;
+    int64_t outer = 1, len = xt->dims[axis], inner = 1;
+    for (int d = 0; d < xt->ndim; d++) {
+        if (d < axis) outer *= xt->dims[d];
+        else if (d > axis) inner *= xt->dims[d];
+    }
+    const float *x = xt->data;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t c = 0; c < inner; c++) {
+            const float *p = x + o * len * inner + c;
+            int64_t best = 0;
+            float bv = p[0];
+            for (int64_t l = 1; l < len; l++) {
+                float v = p[l * inner];
+                bool better = mx ? (v > bv || (last && v == bv)) : (v < bv || (last && v == bv));
+                if (better) bv = v, best = l;
+            }
+            y[o * inner + c] = best;
+        }
+    return CFP_OK;
+}
+
 #define RED(name) {name, 1, NULL, reduce_reshape, reduce_run, NULL}
 #define SMX(name) {name, 1, NULL, softmax_reshape, softmax_run, NULL}
 
@@ -404,6 +466,8 @@ const cfp_op cfp_ops_reduce[] = {
     RED("ReduceSum"),  RED("ReduceMean"),      RED("ReduceMax"),   RED("ReduceMin"),
     RED("ReduceProd"), RED("ReduceL1"),        RED("ReduceL2"),    RED("ReduceSumSquare"),
     RED("ReduceLogSum"), RED("ReduceLogSumExp"),
+    {"ArgMax", 1, NULL, arg_reshape, arg_run, NULL},
+    {"ArgMin", 1, NULL, arg_reshape, arg_run, NULL},
     SMX("Softmax"),    SMX("LogSoftmax"),      SMX("Hardmax"),
     {0},
 };

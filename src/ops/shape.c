@@ -234,7 +234,7 @@ static void copy_range(void *arg, int64_t begin, int64_t end, int tid) {
 
 /* Tiled copy for transposes: dims p (input-contiguous) and q (the last,
  * output-contiguous) are walked in TILE x TILE blocks. */
-#define TILE 32
+#define TILE 16
 typedef struct {
     const cplan *c;
     int p;
@@ -708,6 +708,7 @@ static int slice_params(cfp_model *m, cfp_node *n, int64_t *start, int64_t *step
         seen[a] = true;
         int64_t dim = x->dims[a], s = st[i], e = en[i], k = nsp >= 0 ? sp[i] : 1;
         if (k == 0) return cfp_node_fail(m, n, CFP_E_INVALID, "step 0");
+        if (k < -INT64_MAX) k = -INT64_MAX;
         if (s < 0) s += dim;
         if (e < 0) e += dim;
         int64_t c;
@@ -721,7 +722,7 @@ static int slice_params(cfp_model *m, cfp_node *n, int64_t *start, int64_t *step
             c = s > e ? (s - e - 1) / -k + 1 : 0;
         }
         start[a] = c ? s : 0;
-        step[a] = k;
+        step[a] = c > 1 ? k : 1; /* a huge step with one element: keep strides small */
         count[a] = c;
     }
     return CFP_OK;
@@ -960,6 +961,9 @@ static int pad_amounts(cfp_model *m, cfp_node *n, const cfp_tensor *x, int64_t *
         if (na >= 0 && (rc = norm_axis(m, n, axes[i], r, &a))) return rc;
         pb[a] = pads[i];
         pe[a] = pads[i + nax];
+        const int64_t lim = (int64_t)1 << 40;
+        if (pb[a] > lim || pb[a] < -lim || pe[a] > lim || pe[a] < -lim)
+            return cfp_node_fail(m, n, CFP_E_LIMIT, "pad of axis %lld too large", (long long)a);
     }
     return CFP_OK;
 }
@@ -1255,7 +1259,74 @@ static int size_run(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
+/* ---- Range ---------------------------------------------------------------------- */
+
+static int range_count(cfp_model *m, cfp_node *n, int64_t *count) {
+    cfp_value *v[3];
+    for (int i = 0; i < 3; i++) {
+        v[i] = cfp_in(m, n, i);
+        if (!v[i]) return cfp_node_fail(m, n, CFP_E_INVALID, "missing input %d", i);
+        if (!cfp_has_data(v[i]))
+            return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' must be constant", v[i]->name);
+        if (cfp_tensor_numel(&v[i]->t) != 1)
+            return cfp_node_fail(m, n, CFP_E_SHAPE, "input '%s' must be a scalar", v[i]->name);
+        if (v[i]->t.dtype != v[0]->t.dtype)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "input dtypes differ");
+    }
+    int dt = v[0]->t.dtype;
+    if (dt == CFP_F32 || dt == CFP_F64) {
+        double s = cfp_tensor_get_f64(&v[0]->t, 0), l = cfp_tensor_get_f64(&v[1]->t, 0),
+               d = cfp_tensor_get_f64(&v[2]->t, 0);
+        if (d == 0) return cfp_node_fail(m, n, CFP_E_INVALID, "delta is 0");
+        double c = ceil((l - s) / d);
+        if (!(c < 1e12)) return cfp_node_fail(m, n, CFP_E_LIMIT, "too many elements");
+        *count = c > 0 ? (int64_t)c : 0;
+    } else if (dt == CFP_I64 || dt == CFP_I32 || dt == CFP_I16) {
+        int64_t s = cfp_tensor_get_i64(&v[0]->t, 0), l = cfp_tensor_get_i64(&v[1]->t, 0),
+                d = cfp_tensor_get_i64(&v[2]->t, 0);
+        if (d == 0) return cfp_node_fail(m, n, CFP_E_INVALID, "delta is 0");
+        double span = ((double)l - (double)s) / (double)d;
+        if (span > 1e12) return cfp_node_fail(m, n, CFP_E_LIMIT, "too many elements");
+        int64_t c = 0;
+        if (span > 0) {
+            int64_t diff = l - s; /* no overflow: |span| bounded */
+            c = diff / d + (diff % d != 0);
+        }
+        *count = c;
+    } else {
+        return fail_dtype(m, n, v[0]);
+    }
+    return CFP_OK;
+}
+
+static int range_reshape(cfp_model *m, cfp_node *n) {
+    int64_t c;
+    int rc = range_count(m, n, &c);
+    if (rc) return rc;
+    return set_out(m, n, 0, cfp_in(m, n, 0)->t.dtype, 1, &c);
+}
+
+static int range_run(cfp_model *m, cfp_node *n) {
+    cfp_tensor *y = &cfp_out(m, n, 0)->t;
+    const cfp_tensor *s = &cfp_in(m, n, 0)->t, *d = &cfp_in(m, n, 2)->t;
+    int64_t c = y->dims[0];
+    if (y->dtype == CFP_F32 || y->dtype == CFP_F64) {
+        /* as the reference: start + i * delta in the tensor's type */
+        for (int64_t i = 0; i < c; i++) {
+            if (y->dtype == CFP_F32)
+                ((float *)y->data)[i] = (float)cfp_tensor_get_f64(s, 0) + (float)i * (float)cfp_tensor_get_f64(d, 0);
+            else
+                ((double *)y->data)[i] = cfp_tensor_get_f64(s, 0) + (double)i * cfp_tensor_get_f64(d, 0);
+        }
+    } else {
+        for (int64_t i = 0; i < c; i++)
+            store_i64(y->data, y->dtype, i, cfp_tensor_get_i64(s, 0) + i * cfp_tensor_get_i64(d, 0));
+    }
+    return CFP_OK;
+}
+
 const cfp_op cfp_ops_shape[] = {
+    {"Range", 11, NULL, range_reshape, range_run, NULL},
     {"Concat", 1, NULL, concat_reshape, concat_run, NULL},
     {"Split", 2, NULL, split_reshape, split_run, NULL},
     {"Slice", 1, NULL, slice_reshape, slice_run, NULL},
