@@ -11,6 +11,8 @@ SAN     ?=
 
 LIB_SRC  := $(wildcard src/*.c src/ops/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_SRC  := $(wildcard tools/*.c)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 DEPS_OK  := $(BUILD)/.deps-ok
@@ -35,7 +37,7 @@ $(BUILD)/libcfp.a: $(LIB_OBJ)
 $(BUILD)/libcfp.so: $(LIB_OBJ)
 	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cfp: $(BUILD)/tools/cfp.o $(BUILD)/libcfp.a
+$(BUILD)/cfp: $(CLI_OBJ) $(BUILD)/libcfp.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/cfp_test: $(TEST_OBJ) $(BUILD)/libcfp.a
@@ -61,4 +63,4 @@ bench: $(BUILD)/cfp
 clean:
 	rm -rf $(BUILD) build-asan
 
--include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/tools/cfp.d
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -105,6 +105,10 @@ cfp_node *cfp_model_node(const cfp_model *m, int i);
 int64_t cfp_model_opset(const cfp_model *m);
 int64_t cfp_model_ir_version(const cfp_model *m);
 const char *cfp_model_producer(const cfp_model *m); /* producer_name + version */
+/* ModelProto metadata_props: the value for key, or NULL. */
+const char *cfp_model_metadata(const cfp_model *m, const char *key);
+/* The model file's path as given to cfp_model_load. */
+const char *cfp_model_path(const cfp_model *m);
 
 /* Resolve shapes for the given input dims (dynamic axes), fold constant
  * subgraphs and allocate every value. Called by cfp_model_run when needed. */

@@ -106,6 +106,9 @@ struct cfp_model {
     int64_t opset; /* default ("" / "ai.onnx") domain */
     char *producer;
     char *graph_name;
+    /* ModelProto.metadata_props */
+    char **meta_keys, **meta_values;
+    int n_meta;
     cfp_value *values;
     int n_values;
     cfp_node *nodes;

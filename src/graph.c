@@ -220,6 +220,8 @@ void cfp_model_free(cfp_model *m) {
     free(m->ext_maps), free(m->ext_lens);
     if (m->map) munmap(m->map, m->map_len);
     if (m->arena) munmap(m->arena, m->arena_len);
+    for (int i = 0; i < m->n_meta; i++) free(m->meta_keys[i]), free(m->meta_values[i]);
+    free(m->meta_keys), free(m->meta_values);
     free(m->path), free(m->dir), free(m->producer), free(m->graph_name);
     free(m);
 }
@@ -248,3 +250,9 @@ cfp_node *cfp_model_node(const cfp_model *m, int i) {
 int64_t cfp_model_opset(const cfp_model *m) { return m->opset; }
 int64_t cfp_model_ir_version(const cfp_model *m) { return m->ir_version; }
 const char *cfp_model_producer(const cfp_model *m) { return m->producer ? m->producer : ""; }
+const char *cfp_model_metadata(const cfp_model *m, const char *key) {
+    for (int i = 0; i < m->n_meta; i++)
+        if (strcmp(m->meta_keys[i], key) == 0) return m->meta_values[i];
+    return NULL;
+}
+const char *cfp_model_path(const cfp_model *m) { return m->path; }

@@ -18,7 +18,7 @@
 
 /* ---- field numbers (onnx.proto) ------------------------------------------ */
 enum { MODEL_IR_VERSION = 1, MODEL_PRODUCER_NAME = 2, MODEL_PRODUCER_VERSION = 3,
-       MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8, MODEL_FUNCTIONS = 25 };
+       MODEL_GRAPH = 7, MODEL_OPSET_IMPORT = 8, MODEL_METADATA = 14, MODEL_FUNCTIONS = 25 };
 enum { OPSET_DOMAIN = 1, OPSET_VERSION = 2 };
 enum { GRAPH_NODE = 1, GRAPH_NAME = 2, GRAPH_INITIALIZER = 5, GRAPH_INPUT = 11,
        GRAPH_OUTPUT = 12, GRAPH_SPARSE_INITIALIZER = 15 };
@@ -849,6 +849,28 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
             break;
         case MODEL_GRAPH:
             if (f.wire == PB_LEN) graph = f, have_graph = true;
+            break;
+        case MODEL_METADATA:
+            if (f.wire == PB_LEN) {
+                pb_reader mr = pb_init(f.data, f.len);
+                pb_field mf;
+                char *key = NULL, *val = NULL;
+                while (pb_next(&mr, &mf)) {
+                    if (mf.wire != PB_LEN) continue;
+                    if (mf.field == 1) free(key), key = pb_strdup(&mf);
+                    else if (mf.field == 2) free(val), val = pb_strdup(&mf);
+                }
+                char **k2 = key && val ? realloc(m->meta_keys, (size_t)(m->n_meta + 1) * sizeof *k2) : NULL;
+                if (k2) m->meta_keys = k2;
+                char **v2 = k2 ? realloc(m->meta_values, (size_t)(m->n_meta + 1) * sizeof *v2) : NULL;
+                if (v2) {
+                    m->meta_values = v2;
+                    m->meta_keys[m->n_meta] = key;
+                    m->meta_values[m->n_meta++] = val;
+                } else {
+                    free(key), free(val); /* malformed entries are ignored */
+                }
+            }
             break;
         case MODEL_OPSET_IMPORT:
             if (f.wire == PB_LEN) {

@@ -1,0 +1,29 @@
+/* The command line's shared pieces. Each command lives in its own file and
+ * is listed in tools/cfp.c. */
+#ifndef CFP_CLI_H
+#define CFP_CLI_H
+
+#include "cfp.h"
+
+#include <stdio.h>
+
+typedef struct {
+    const char *name, *summary, *usage;
+    int (*run)(int argc, char **argv); /* argv after the command name */
+} cli_command;
+
+/* "cfp: error: ...", returns 1 */
+int cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "cfp CMD: ... (see 'cfp help CMD')", returns 2 */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double cli_now_ms(void);
+double cli_peak_rss_mb(void);
+void cli_json_str(FILE *f, const char *s);
+void cli_shape_str(const cfp_tensor *t, char *buf, size_t len);
+/* Parse a flag's value; on error print the usage line and return 2. */
+int cli_parse_int(const char *cmd, const char *flag, const char *s, int lo, int hi, int *out);
+int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
+
+extern const cli_command cli_cmd_info, cli_cmd_run, cli_cmd_bench;
+
+#endif
