@@ -1,7 +1,7 @@
 # cfp — see README.md. `make demo` and `make test` are the two set-up commands.
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openblas
+PKGS    := openblas libavformat libavcodec libswscale libavutil
 # Portable x86-64 baseline; hot loops carry AVX2/AVX-512 clones picked at run time.
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-parameter \

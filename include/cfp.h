@@ -143,6 +143,9 @@ cfp_node *cfp_value_consumer(const cfp_value *v, int i);
 
 const char *cfp_node_name(const cfp_node *n);
 const char *cfp_node_op(const cfp_node *n);
+/* The name the method reports: the node's name, or its first output's name
+ * when the model gave the node none. */
+const char *cfp_node_layer_name(const cfp_node *n);
 int cfp_node_n_inputs(const cfp_node *n);
 cfp_value *cfp_node_input(const cfp_node *n, int i); /* NULL if omitted */
 int cfp_node_n_outputs(const cfp_node *n);
@@ -152,6 +155,54 @@ int cfp_node_attr_int(const cfp_node *n, const char *name, int64_t *out);
 int cfp_node_attr_float(const cfp_node *n, const char *name, float *out);
 /* Copies up to max ints; returns the count, or -1 if absent. */
 int cfp_node_attr_ints(const cfp_node *n, const char *name, int64_t *out, int max);
+
+/* ---- Class Feature Pyramids (../shared/spec/cfp-method.md, docs/method.md) -- */
+
+typedef struct cfp_pyramid cfp_pyramid;
+
+typedef struct {
+    double theta;     /* children need a min-max score >= theta (default 0.6) */
+    int depth;        /* number of back-steps (default 3) */
+    int max_children; /* keep the best K children of each kernel; 0: all */
+    int class_index;  /* -1: the arg-max of the logits */
+} cfp_pyramid_params;
+
+/* A kernel (layer, channel) in the pyramid. */
+typedef struct {
+    int id;
+    int level;              /* 0: the class node */
+    const cfp_node *layer;  /* Conv, Gemm or MatMul */
+    int64_t channel;        /* output channel; the class index at level 0 */
+    double pooled_activation;
+    int n_parents;          /* its number of connections */
+} cfp_pyramid_node;
+
+typedef struct {
+    int parent, child;      /* node ids */
+    double score;           /* min-max score of the child channel, in [theta, 1] */
+    double contribution;    /* pooled weight × pooled activation (× BatchNorm factor) */
+    int64_t via_channel;    /* the parent layer's input channel the edge came through */
+} cfp_pyramid_edge;
+
+void cfp_pyramid_params_default(cfp_pyramid_params *p);
+/* The class scores of the last run: the first output, or the input of a
+ * trailing Softmax. */
+int cfp_model_logits(cfp_model *m, const float **logits, int64_t *n_classes);
+/* Build the pyramid of the last cfp_model_run. Warnings (a walk stopped at
+ * an op that mixes channels in an undefined way) are kept with the pyramid. */
+int cfp_pyramid_build(cfp_model *m, const cfp_pyramid_params *params, cfp_pyramid **out);
+void cfp_pyramid_free(cfp_pyramid *p);
+int cfp_pyramid_class(const cfp_pyramid *p);
+double cfp_pyramid_class_prob(const cfp_pyramid *p);
+double cfp_pyramid_class_logit(const cfp_pyramid *p);
+const cfp_pyramid_params *cfp_pyramid_get_params(const cfp_pyramid *p);
+/* Nodes in order of level, then discovery; edges grouped by parent. */
+int cfp_pyramid_n_nodes(const cfp_pyramid *p);
+const cfp_pyramid_node *cfp_pyramid_node_at(const cfp_pyramid *p, int i);
+int cfp_pyramid_n_edges(const cfp_pyramid *p);
+const cfp_pyramid_edge *cfp_pyramid_edge_at(const cfp_pyramid *p, int i);
+int cfp_pyramid_n_warnings(const cfp_pyramid *p);
+const char *cfp_pyramid_warning(const cfp_pyramid *p, int i);
 
 /* ---- tensors ---------------------------------------------------------- */
 

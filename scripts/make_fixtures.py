@@ -38,7 +38,6 @@ import torch
 import torch.nn as nn
 import onnx
 from onnx import numpy_helper
-from numpy.lib.stride_tricks import sliding_window_view
 
 from torchvision.models.video.resnet import (
     BasicBlock,
@@ -175,6 +174,186 @@ class NarrowS3D(S3D):
         )
 
 
+def _init_like_videoresnet(model):
+    """torchvision VideoResNet's init: kaiming (fan_out) convs, zero conv
+    biases, BN 1/0, Linear N(0, 0.01) with zero bias."""
+    for m in model.modules():
+        if isinstance(m, nn.Conv3d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.BatchNorm3d):
+            nn.init.constant_(m.weight, 1)
+            nn.init.constant_(m.bias, 0)
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0, 0.01)
+            nn.init.constant_(m.bias, 0)
+
+
+class ResNeXtBottleneck3d(nn.Module):
+    """3D ResNeXt bottleneck: 1x1x1 -> grouped 3x3x3 (cardinality) -> 1x1x1,
+    BN after each conv, projection shortcut (1x1x1 conv + BN) when the
+    shape changes, ReLU after the residual add."""
+
+    def __init__(self, cin, mid, cout, cardinality, stride):
+        super().__init__()
+        self.conv1 = nn.Conv3d(cin, mid, 1, bias=False)
+        self.bn1 = nn.BatchNorm3d(mid)
+        self.conv2 = nn.Conv3d(mid, mid, 3, stride=stride, padding=1, groups=cardinality, bias=False)
+        self.bn2 = nn.BatchNorm3d(mid)
+        self.conv3 = nn.Conv3d(mid, cout, 1, bias=False)
+        self.bn3 = nn.BatchNorm3d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        sc = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + sc)
+
+
+# (mid, out, blocks, stride) per stage; cardinality 4 -> 2, 4, 6 input
+# channels per group in the grouped 3x3x3 convs.
+RESNEXT_STAGES = ((8, 16, 2, 1), (16, 32, 2, 2), (24, 48, 2, 2))
+RESNEXT_CARDINALITY = 4
+
+
+class NarrowResNeXt3d(nn.Module):
+    """A narrow 3D ResNeXt (ResNeXt-50-style bottlenecks, 3 stages of 2
+    blocks): stem conv 3x7x7 s(1,2,2) + BN + ReLU + MaxPool(1,3,3) s(1,2,2),
+    then bottlenecks with grouped 3x3x3 convs, GAP, Linear."""
+
+    def __init__(self, stem=8, stages=RESNEXT_STAGES, cardinality=RESNEXT_CARDINALITY, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, stem, kernel_size=(3, 7, 7), stride=(1, 2, 2), padding=(1, 3, 3), bias=False),
+            nn.BatchNorm3d(stem),
+            nn.ReLU(inplace=True),
+            nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1)),
+        )
+        blocks = []
+        cin = stem
+        for mid, cout, n, stride in stages:
+            for i in range(n):
+                blocks.append(ResNeXtBottleneck3d(cin, mid, cout, cardinality, stride if i == 0 else 1))
+                cin = cout
+        self.layers = nn.Sequential(*blocks)
+        self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
+        self.fc = nn.Linear(cin, num_classes)
+        _init_like_videoresnet(self)
+
+    def forward(self, x):
+        x = self.layers(self.stem(x))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class SqueezeExcitation3d(nn.Module):
+    """PyTorchVideo/X3D SE: GAP -> conv1x1x1 -> ReLU -> conv1x1x1 -> Sigmoid,
+    multiplied with the full feature map."""
+
+    def __init__(self, ch, se_ch):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.fc1 = nn.Conv3d(ch, se_ch, 1, bias=True)
+        self.relu = nn.ReLU(inplace=True)
+        self.fc2 = nn.Conv3d(se_ch, ch, 1, bias=True)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc2(self.relu(self.fc1(self.pool(x)))))
+
+
+class X3DBlock(nn.Module):
+    """X3D bottleneck: conv1x1x1 -> BN -> ReLU -> depth-wise 3x3x3 (groups =
+    channels, spatial stride) -> BN -> [SE] -> swish -> conv1x1x1 -> BN,
+    plus the (projection) shortcut, ReLU after the add."""
+
+    def __init__(self, cin, inner, cout, stride, se):
+        super().__init__()
+        self.conv_a = nn.Conv3d(cin, inner, 1, bias=False)
+        self.bn_a = nn.BatchNorm3d(inner)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv_b = nn.Conv3d(inner, inner, 3, stride=(1, stride, stride), padding=1, groups=inner, bias=False)
+        self.bn_b = nn.BatchNorm3d(inner)
+        self.se = SqueezeExcitation3d(inner, max(2, inner // 4)) if se else None
+        self.conv_c = nn.Conv3d(inner, cout, 1, bias=False)
+        self.bn_c = nn.BatchNorm3d(cout)
+        self.shortcut = None
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv3d(cin, cout, 1, stride=(1, stride, stride), bias=False), nn.BatchNorm3d(cout))
+
+    def forward(self, x):
+        y = self.relu(self.bn_a(self.conv_a(x)))
+        y = self.bn_b(self.conv_b(y))
+        if self.se is not None:
+            y = self.se(y)
+        y = y * torch.sigmoid(y)  # swish
+        y = self.bn_c(self.conv_c(y))
+        sc = x if self.shortcut is None else self.shortcut(x)
+        return self.relu(y + sc)
+
+
+class PTVHead(nn.Module):
+    """PyTorchVideo-style projection head: channels last -> Linear -> mean
+    over (T, H, W).  Exports as Transpose -> MatMul -> Add -> ReduceMean."""
+
+    def __init__(self, cin, num_classes):
+        super().__init__()
+        self.proj = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 4, 1)
+        x = self.proj(x)
+        return x.mean(dim=(1, 2, 3))
+
+
+# (out channels, blocks) per stage; inner = 2.25 * out (X3D expansion),
+# spatial stride 2 in the first block of every stage, SE on even blocks.
+X3D_STAGES = ((8, 2), (16, 2), (24, 2))
+
+
+class NarrowX3D(nn.Module):
+    """A narrow X3D: stem (conv 1x3x3 s(1,2,2) -> depth-wise 5x1x1 -> BN ->
+    ReLU), 3 stages of X3D blocks, head conv1x1x1 -> BN -> ReLU -> GAP ->
+    PyTorchVideo-style permuted Linear head."""
+
+    def __init__(self, stem=8, stages=X3D_STAGES, head=48, num_classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, stem, kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
+            nn.Conv3d(stem, stem, kernel_size=(5, 1, 1), padding=(2, 0, 0), groups=stem, bias=False),
+            nn.BatchNorm3d(stem),
+            nn.ReLU(inplace=True),
+        )
+        blocks = []
+        cin = stem
+        for cout, n in stages:
+            inner = int(round(2.25 * cout))
+            for i in range(n):
+                blocks.append(X3DBlock(cin, inner, cout, 2 if i == 0 else 1, se=(i % 2 == 0)))
+                cin = cout
+        self.blocks = nn.Sequential(*blocks)
+        self.head_conv = nn.Sequential(nn.Conv3d(cin, head, 1, bias=False), nn.BatchNorm3d(head), nn.ReLU(inplace=True))
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.head = PTVHead(head, num_classes)
+        _init_like_videoresnet(self)
+        # random SE biases, so the gates are not all sigmoid(0)
+        g = torch.Generator().manual_seed(SEED + 7)
+        with torch.no_grad():
+            for m in self.modules():
+                if isinstance(m, SqueezeExcitation3d):
+                    m.fc1.bias.copy_(torch.randn(m.fc1.bias.shape, generator=g) * 0.5)
+                    m.fc2.bias.copy_(torch.randn(m.fc2.bias.shape, generator=g) * 0.5)
+
+    def forward(self, x):
+        x = self.head_conv(self.blocks(self.stem(x)))
+        return self.head(self.pool(x))
+
+
 # --------------------------------------------------------------------------
 # Weight randomisation / export helpers (shared with make_full.py)
 # --------------------------------------------------------------------------
@@ -278,148 +457,12 @@ def dir_size(d):
 
 
 # --------------------------------------------------------------------------
-# Minimal float64 NumPy interpreter for the ops these models export.
-# Used only to check that each exported graph reproduces the torch output.
+# The float64 NumPy ONNX interpreter lives in tests/reference/onnx_numpy.py
+# (shared with the CFP reference implementation tests/reference/pyramid_ref.py).
 # --------------------------------------------------------------------------
 
-
-def _attrs(node):
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
-def _windows(xp, kernel, strides):
-    nd = len(kernel)
-    axes = tuple(range(2, 2 + nd))
-    w = sliding_window_view(xp, tuple(kernel), axis=axes)
-    return w[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
-
-
-def _pads(a, nd):
-    pads = list(a.get("pads", [0] * (2 * nd)))
-    return [(0, 0), (0, 0)] + [(pads[i], pads[i + nd]) for i in range(nd)]
-
-
-def _check_pool_attrs(a):
-    assert a.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"), a
-    assert a.get("ceil_mode", 0) == 0, a
-    assert all(d == 1 for d in a.get("dilations", [1])), a
-
-
-def _conv(x, w, b, a):
-    nd = w.ndim - 2
-    _check_pool_attrs(a)
-    assert a.get("group", 1) == 1, a
-    strides = a.get("strides", [1] * nd)
-    xp = np.pad(x, _pads(a, nd))
-    win = _windows(xp, w.shape[2:], strides)  # N, C, O..., K...
-    y = np.tensordot(win, w, axes=([1] + list(range(2 + nd, 2 + 2 * nd)), [1] + list(range(2, 2 + nd))))
-    y = np.moveaxis(y, -1, 1)
-    if b is not None:
-        y = y + b.reshape((1, -1) + (1,) * nd)
-    return y
-
-
-def _maxpool(x, a):
-    _check_pool_attrs(a)
-    k = a["kernel_shape"]
-    nd = len(k)
-    xp = np.pad(x, _pads(a, nd), constant_values=-np.inf)
-    win = _windows(xp, k, a.get("strides", [1] * nd))
-    return win.max(axis=tuple(range(-nd, 0)))
-
-
-def _avgpool(x, a):
-    _check_pool_attrs(a)
-    k = a["kernel_shape"]
-    nd = len(k)
-    strides = a.get("strides", [1] * nd)
-    pw = _pads(a, nd)
-    s = _windows(np.pad(x, pw), k, strides).sum(axis=tuple(range(-nd, 0)))
-    if a.get("count_include_pad", 0):
-        return s / float(np.prod(k))
-    ones = np.pad(np.ones((1, 1) + x.shape[2:]), pw)
-    cnt = _windows(ones, k, strides).sum(axis=tuple(range(-nd, 0)))
-    return s / cnt
-
-
-def run_onnx(proto, feeds):
-    """Evaluate `proto` on `feeds` in float64 and return all named values."""
-    env = {}
-    for t in proto.graph.initializer:
-        env[t.name] = numpy_helper.to_array(t).astype(np.float64) if t.data_type == onnx.TensorProto.FLOAT else numpy_helper.to_array(t)
-    for k, v in feeds.items():
-        env[k] = np.asarray(v, dtype=np.float64)
-    for node in proto.graph.node:
-        a = _attrs(node)
-        ins = [env[n] if n else None for n in node.input]
-        op = node.op_type
-        if op == "Conv":
-            out = _conv(ins[0], ins[1], ins[2] if len(ins) > 2 else None, a)
-        elif op == "BatchNormalization":
-            x, sc, bi, mu, var = ins[:5]
-            assert not a.get("training_mode", 0)
-            shp = (1, -1) + (1,) * (x.ndim - 2)
-            eps = a.get("epsilon", 1e-5)
-            out = (x - mu.reshape(shp)) / np.sqrt(var.reshape(shp) + eps) * sc.reshape(shp) + bi.reshape(shp)
-        elif op == "Relu":
-            out = np.maximum(ins[0], 0)
-        elif op == "Add":
-            out = ins[0] + ins[1]
-        elif op == "MaxPool":
-            assert len(node.output) == 1 or not node.output[1]
-            out = _maxpool(ins[0], a)
-        elif op == "AveragePool":
-            out = _avgpool(ins[0], a)
-        elif op == "GlobalAveragePool":
-            out = ins[0].mean(axis=tuple(range(2, ins[0].ndim)), keepdims=True)
-        elif op == "Flatten":
-            ax = a.get("axis", 1)
-            x = ins[0]
-            out = x.reshape(int(np.prod(x.shape[:ax])), -1)
-        elif op == "Gemm":
-            A, B = ins[0], ins[1]
-            if a.get("transA", 0):
-                A = A.T
-            if a.get("transB", 0):
-                B = B.T
-            out = a.get("alpha", 1.0) * (A @ B)
-            if len(ins) > 2 and ins[2] is not None:
-                out = out + a.get("beta", 1.0) * ins[2]
-        elif op == "MatMul":
-            out = ins[0] @ ins[1]
-        elif op == "Concat":
-            out = np.concatenate(ins, axis=a["axis"])
-        elif op == "ReduceMean":
-            axes = a.get("axes")
-            if axes is None and len(ins) > 1 and ins[1] is not None:
-                axes = ins[1].tolist()
-            axes = tuple(axes) if axes is not None else None
-            out = ins[0].mean(axis=axes, keepdims=bool(a.get("keepdims", 1)))
-        elif op == "Identity" or op == "Dropout":
-            out = ins[0]
-        elif op == "Constant":
-            out = numpy_helper.to_array(a["value"])
-        elif op == "Pad":
-            mode = a.get("mode", b"constant")
-            assert mode in (b"constant", "constant"), mode
-            if len(ins) > 1:  # opset >= 11: pads (and constant_value) are inputs
-                pads = [int(p) for p in ins[1]]
-                cval = float(ins[2].reshape(-1)[0]) if len(ins) > 2 and ins[2] is not None else 0.0
-            else:  # opset < 11: attributes
-                pads = list(a["pads"])
-                cval = a.get("value", 0.0)
-            x = ins[0]
-            r = x.ndim
-            assert min(pads) >= 0, pads
-            out = np.pad(x, [(pads[i], pads[i + r]) for i in range(r)], constant_values=cval)
-        elif op == "Reshape":
-            shape = [int(s) for s in ins[1]]
-            shape = [ins[0].shape[i] if s == 0 else s for i, s in enumerate(shape)]
-            out = ins[0].reshape(shape)
-        else:
-            raise NotImplementedError("run_onnx: op %s" % op)
-        env[node.output[0]] = out
-    return {o.name: env[o.name].astype(np.float32) for o in proto.graph.output}
+sys.path.insert(0, os.path.join(REPO, "tests", "reference"))
+from onnx_numpy import run_onnx  # noqa: E402
 
 
 # --------------------------------------------------------------------------
@@ -433,6 +476,8 @@ S3D_SCALE = 0.1  # 64->6, 192->19, ..., 1024->102: deliberately not multiples of
 S3D_INPUT = (1, 3, 13, 49, 49)
 S3D_AVGPOOL = (1, 2, 2)  # on the 2x2x2 final map -> 2x1x1 so ReduceMean averages 2 values
 NUM_CLASSES = 10
+RESNEXT_INPUT = (1, 3, 10, 28, 28)  # H 28->14->7->7->4->2, T 10->10->5->3
+X3D_INPUT = (1, 3, 10, 28, 28)  # H 28->14->7->4->2, T stays 10 (X3D strides only in space)
 
 
 def build(arch, seed=SEED):
@@ -452,12 +497,42 @@ def build(arch, seed=SEED):
     elif arch == "s3d":
         m = NarrowS3D(S3D_SCALE, num_classes=NUM_CLASSES, avgpool_kernel=S3D_AVGPOOL)
         shape = S3D_INPUT
+    elif arch == "resnext":
+        m = NarrowResNeXt3d(num_classes=NUM_CLASSES)
+        shape = RESNEXT_INPUT
+    elif arch == "x3d":
+        m = NarrowX3D(num_classes=NUM_CLASSES)
+        shape = X3D_INPUT
     else:
         raise ValueError(arch)
     randomize_bn(m, seed + 1)
     m.eval()
     x = make_input(shape, seed + 2)
     return m, x
+
+
+# ops an architecture's export must contain (the structure the CFP tests rely on)
+REQUIRED_OPS = {
+    "x3d": ("Transpose", "MatMul", "ReduceMean", "Sigmoid", "Mul"),
+}
+
+
+def check_structure(arch, proto):
+    """Fail when an export lost the structure a fixture exists for."""
+    ops = op_histogram(proto)
+    missing = [op for op in REQUIRED_OPS.get(arch, ()) if op not in ops]
+    if missing:
+        raise RuntimeError("%s: export lacks %s: %s" % (arch, missing, dict(ops)))
+    groups = [onnx.helper.get_attribute_value(a) for n in proto.graph.node if n.op_type == "Conv"
+              for a in n.attribute if a.name == "group"]
+    if arch == "resnext" and not any(g > 1 for g in groups):
+        raise RuntimeError("resnext: no grouped Conv in the export")
+    if arch == "x3d":
+        w = {t.name: t.dims for t in proto.graph.initializer}
+        dw = [n for n in proto.graph.node if n.op_type == "Conv" and n.input[1] in w and w[n.input[1]][1] == 1
+              and any(a.name == "group" and a.i == w[n.input[1]][0] for a in n.attribute)]
+        if not dw:
+            raise RuntimeError("x3d: no depth-wise Conv in the export")
 
 
 # (fixture name, architecture, opset, keep BatchNormalization)
@@ -472,6 +547,10 @@ FIXTURES = [
     ("s3d_folded", "s3d", 13, False),
     ("r3d_18_folded_op17", "r3d_18", 17, False),
     ("mc3_18_bn_op11", "mc3_18", 11, True),
+    ("resnext_bn", "resnext", 13, True),
+    ("resnext_folded", "resnext", 13, False),
+    ("x3d_bn", "x3d", 13, True),
+    ("x3d_folded", "x3d", 13, False),
 ]
 
 
@@ -563,6 +642,7 @@ def main():
             continue
         model, x = build(arch)
         infos.append(write_case(args.out, name, model, x, opset, keep_bn, verify=not args.no_verify))
+        check_structure(arch, onnx.load(os.path.join(args.out, name, "model.onnx")))
     if not args.only or "dynamic_shapes" in args.only:
         infos.append(write_dynamic_case(args.out))
     print_summary(infos)

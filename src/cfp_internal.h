@@ -71,6 +71,7 @@ typedef struct cfp_op cfp_op;
 struct cfp_node {
     cfp_model *model; /* set when the graph is finalised */
     char *name; /* never NULL: exporters' name, or "<op>_<index>" */
+    bool unnamed; /* the model gave no name (name was made up) */
     char *op_type;
     char *domain;
     int index; /* position in m->nodes (topological order after load) */
@@ -125,6 +126,9 @@ struct cfp_model {
     int64_t plan_dims[8][CFP_MAX_DIMS]; /* input dims the plan was made for */
     int plan_ndim[8];
     uint64_t activation_bytes;
+    /* per-layer data of the pyramid (pooled weights), built on first use */
+    void *layer_cache;
+    void (*layer_cache_free)(void *);
     /* one region for every value the run computes (the allocation plan) */
     uint8_t *act_arena;
     size_t act_arena_len;
@@ -148,6 +152,9 @@ struct cfp_op {
 
 /* engine.c: drop the activations of the current plan */
 void cfp_model_release_plan(cfp_model *m);
+
+/* ops/shape.c: effective start and step of a Slice node along `axis` */
+int cfp_slice_axis(cfp_model *m, cfp_node *n, int axis, int64_t *start, int64_t *step);
 
 /* ops/registry.c */
 const cfp_op *cfp_op_find(const char *name);
@@ -191,6 +198,11 @@ const char *cfp_shape_str(const cfp_tensor *t, char *buf, size_t len);
 /* Read element i of an integer or float tensor as int64 / double. */
 int64_t cfp_tensor_get_i64(const cfp_tensor *t, int64_t i);
 double cfp_tensor_get_f64(const cfp_tensor *t, int64_t i);
+/* Write element i of a tensor of any numeric dtype (the value converted as
+ * by a C cast; a float stored to an integer dtype truncates and saturates,
+ * NaN gives 0; bool stores v != 0). */
+void cfp_tensor_set_i64(cfp_tensor *t, int64_t i, int64_t v);
+void cfp_tensor_set_f64(cfp_tensor *t, int64_t i, double v);
 
 void *cfp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; free() */
 char *cfp_strdup(const char *s);

@@ -192,6 +192,7 @@ int cfp_graph_finalize(cfp_model *m) {
 void cfp_model_free(cfp_model *m) {
     if (!m) return;
     cfp_model_release_plan(m);
+    if (m->layer_cache_free) m->layer_cache_free(m->layer_cache);
     for (int i = 0; i < m->n_nodes; i++) {
         cfp_node *n = &m->nodes[i];
         if (n->op && n->op->release) n->op->release(n);

@@ -696,6 +696,7 @@ static int parse_node(cfp_model *m, const pb_field *nf, int index) {
     if (r.err) return cfp_seterr(ctx, CFP_E_PARSE, "node %d: %s", index, r.err);
     if (!n->op_type || !*n->op_type) return cfp_seterr(ctx, CFP_E_INVALID, "node %d has no op_type", index);
     if (!n->name || !*n->name) {
+        n->unnamed = true;
         free(n->name);
         char buf[96];
         snprintf(buf, sizeof buf, "%.64s_%d", n->op_type, index);

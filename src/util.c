@@ -71,6 +71,10 @@ int cfp_attr_ints(const cfp_node *n, const char *name, int64_t *out, int max) {
 /* public wrappers */
 const char *cfp_node_name(const cfp_node *n) { return n->name; }
 const char *cfp_node_op(const cfp_node *n) { return n->op_type; }
+const char *cfp_node_layer_name(const cfp_node *n) {
+    if (n->unnamed && n->n_out > 0 && n->out[0] >= 0) return n->model->values[n->out[0]].name;
+    return n->name;
+}
 int cfp_node_n_inputs(const cfp_node *n) { return n->n_in; }
 int cfp_node_n_outputs(const cfp_node *n) { return n->n_out; }
 int cfp_node_attr_int(const cfp_node *n, const char *name, int64_t *out) {
@@ -217,6 +221,41 @@ double cfp_tensor_get_f64(const cfp_tensor *t, int64_t i) {
     case CFP_F32: return ((const float *)t->data)[i];
     case CFP_F64: return ((const double *)t->data)[i];
     default: return (double)cfp_tensor_get_i64(t, i);
+    }
+}
+
+void cfp_tensor_set_i64(cfp_tensor *t, int64_t i, int64_t v) {
+    void *data = t->data;
+    switch (t->dtype) {
+    case CFP_I64: ((int64_t *)data)[i] = v; break;
+    case CFP_U64: ((uint64_t *)data)[i] = (uint64_t)v; break;
+    case CFP_I32: ((int32_t *)data)[i] = (int32_t)v; break;
+    case CFP_U32: ((uint32_t *)data)[i] = (uint32_t)v; break;
+    case CFP_I16: ((int16_t *)data)[i] = (int16_t)v; break;
+    case CFP_U16: ((uint16_t *)data)[i] = (uint16_t)v; break;
+    case CFP_I8: ((int8_t *)data)[i] = (int8_t)v; break;
+    case CFP_U8: ((uint8_t *)data)[i] = (uint8_t)v; break;
+    case CFP_BOOL: ((uint8_t *)data)[i] = v != 0; break;
+    case CFP_F32: ((float *)data)[i] = (float)v; break;
+    case CFP_F64: ((double *)data)[i] = (double)v; break;
+    default: break;
+    }
+}
+
+void cfp_tensor_set_f64(cfp_tensor *t, int64_t i, double v) {
+    switch (t->dtype) {
+    case CFP_F32: ((float *)t->data)[i] = (float)v; break;
+    case CFP_F64: ((double *)t->data)[i] = v; break;
+    case CFP_BOOL: ((uint8_t *)t->data)[i] = v != 0; break;
+    default: {
+        /* out-of-range float to int conversion is undefined in C: saturate */
+        int64_t x;
+        if (v != v) x = 0;
+        else if (v >= 9223372036854775807.0) x = INT64_MAX;
+        else if (v <= -9223372036854775808.0) x = INT64_MIN;
+        else x = (int64_t)v;
+        cfp_tensor_set_i64(t, i, x);
+    }
     }
 }
 

@@ -24,6 +24,15 @@ void cli_shape_str(const cfp_tensor *t, char *buf, size_t len);
 int cli_parse_int(const char *cmd, const char *flag, const char *s, int lo, int hi, int *out);
 int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo, double hi, double *out);
 
+/* Output folders (outdir.c): begin checks --out and opens a temporary
+ * sibling; open creates a file in it; commit puts it in place of --out;
+ * abort (and SIGINT/SIGTERM) removes it. */
+int cli_outdir_begin(const char *dir);
+FILE *cli_outdir_open(const char *name);
+int cli_outdir_commit(const char *dir);
+void cli_outdir_abort(void);
+
 extern const cli_command cli_cmd_info, cli_cmd_run, cli_cmd_bench;
+extern const cli_command cli_cmd_explain;
 
 #endif

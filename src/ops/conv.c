@@ -22,6 +22,7 @@
  * while our panels also parallelise the unfold. It also keeps one threading
  * model (our pool) for the whole library. */
 #include "conv_kernels.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <limits.h>
@@ -118,17 +119,6 @@ static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
 static void blas_init_once(void) { openblas_set_num_threads(1); }
 void cfp_blas_init(void) { pthread_once(&blas_once, blas_init_once); }
 
-/* Output positions ow in [lo, hi) read input columns ow*s + off in [0, W). */
-static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo,
-                               int64_t *hi) {
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = (W - 1 - off) < 0 ? 0 : (W - 1 - off) / s + 1;
-    if (h > OW) h = OW;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
-
 /* Unfold output positions [p0, p1) of one group: col[K][p1-p0], rows in
  * weight order (c, kd, kh, kw). x points at the group's first channel. */
 CFP_HOT static void
@@ -148,7 +138,7 @@ im2col3(const cfp_conv_params *p, const float *x, int64_t Cpg, int64_t p0, int64
                 for (int64_t kw = 0; kw < KW; kw++, dst += np) {
                     const int64_t offw = kw * p->dil[2] - p->pad_b[2];
                     int64_t lo, hi;
-                    valid_range(offw, sw, W, OW, &lo, &hi);
+                    cfp_valid_range(offw, sw, W, OW, &lo, &hi);
                     int64_t od = od0, oh = oh0, ow = ow0;
                     for (int64_t j = 0; j < np;) {
                         int64_t seg = OW - ow < np - j ? OW - ow : np - j;
@@ -207,7 +197,7 @@ dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias,
     int64_t lohi[2 * 32];
     const int table = KW <= 32;
     for (int64_t kw = 0; table && kw < KW; kw++)
-        valid_range(kw * dw - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
+        cfp_valid_range(kw * dw - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
     int64_t ilo = 0, ihi = 0; /* columns where all three taps are valid */
     if (KW == 3) {
         ilo = lohi[0] > lohi[2] ? lohi[0] : lohi[2];
@@ -253,7 +243,7 @@ dw_channel(const cfp_conv_params *p, const float *x, const float *w, float bias,
                         const int64_t offw = kw * dw - p->pad_b[2];
                         int64_t lo, hi;
                         if (table) lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
-                        else valid_range(offw, sw, W, OW, &lo, &hi);
+                        else cfp_valid_range(offw, sw, W, OW, &lo, &hi);
                         dw_tap(yr, xr, wk[kw], sw, offw, lo, hi);
                     }
                 }
@@ -468,14 +458,56 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
     return CFP_OK;
 }
 
+/* ---- window attributes (Conv and the pooling operators) ----------------------- */
+
+int cfp_window_attrs_read(cfp_model *m, cfp_node *n, bool kernel_required, cfp_window_attrs *w) {
+    w->nk = cfp_attr_ints(n, "kernel_shape", w->k, CFP_MAX_SPATIAL);
+    w->ns = cfp_attr_ints(n, "strides", w->s, CFP_MAX_SPATIAL);
+    w->nd = cfp_attr_ints(n, "dilations", w->d, CFP_MAX_SPATIAL);
+    w->np = cfp_attr_ints(n, "pads", w->pads, 2 * CFP_MAX_SPATIAL);
+    if (w->nk == -2 || w->ns == -2 || w->nd == -2 || w->np == -2)
+        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
+                             "more than %d spatial dims in kernel_shape/strides/dilations/pads",
+                             CFP_MAX_SPATIAL);
+    if (kernel_required && w->nk < 1)
+        return cfp_node_fail(m, n, CFP_E_INVALID, "attribute kernel_shape is required");
+    for (int i = 0; i < w->nk; i++)
+        if (w->k[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "kernel_shape[%d] must be >= 1, got %lld",
+                                 i, (long long)w->k[i]);
+    for (int i = 0; i < w->ns; i++)
+        if (w->s[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "strides[%d] must be >= 1, got %lld", i,
+                                 (long long)w->s[i]);
+    for (int i = 0; i < w->nd; i++)
+        if (w->d[i] < 1)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "dilations[%d] must be >= 1, got %lld", i,
+                                 (long long)w->d[i]);
+    for (int i = 0; i < w->np; i++)
+        if (w->pads[i] < 0)
+            return cfp_node_fail(m, n, CFP_E_INVALID, "pads[%d] must be >= 0, got %lld", i,
+                                 (long long)w->pads[i]);
+    return CFP_OK;
+}
+
+int cfp_window_attrs_check(cfp_model *m, cfp_node *n, const cfp_window_attrs *w, int nsp) {
+    if (w->ns >= 0 && w->ns != nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "strides has %d values, expected %d", w->ns, nsp);
+    if (w->nd >= 0 && w->nd != nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "dilations has %d values, expected %d", w->nd,
+                             nsp);
+    if (w->np >= 0 && w->np != 2 * nsp)
+        return cfp_node_fail(m, n, CFP_E_SHAPE, "pads has %d values, expected %d", w->np,
+                             2 * nsp);
+    return CFP_OK;
+}
+
 /* ---- the Conv operator ------------------------------------------------------ */
 
 typedef struct {
     int auto_pad;
     int64_t group;
-    int nk, ns, nd, np; /* attribute counts, -1 if absent */
-    int64_t k[CFP_MAX_SPATIAL], s[CFP_MAX_SPATIAL], d[CFP_MAX_SPATIAL],
-        pads[2 * CFP_MAX_SPATIAL];
+    cfp_window_attrs w;
     cfp_conv_params p; /* set by reshape */
 } conv_state;
 
@@ -493,31 +525,7 @@ static int conv_prepare(cfp_model *m, cfp_node *n) {
     if (st->group < 1)
         return cfp_node_fail(m, n, CFP_E_INVALID, "group must be >= 1, got %lld",
                              (long long)st->group);
-    st->nk = cfp_attr_ints(n, "kernel_shape", st->k, CFP_MAX_SPATIAL);
-    st->ns = cfp_attr_ints(n, "strides", st->s, CFP_MAX_SPATIAL);
-    st->nd = cfp_attr_ints(n, "dilations", st->d, CFP_MAX_SPATIAL);
-    st->np = cfp_attr_ints(n, "pads", st->pads, 2 * CFP_MAX_SPATIAL);
-    if (st->nk == -2 || st->ns == -2 || st->nd == -2 || st->np == -2)
-        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
-                             "more than %d spatial dims in kernel_shape/strides/dilations/pads",
-                             CFP_MAX_SPATIAL);
-    for (int i = 0; i < st->nk; i++)
-        if (st->k[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "kernel_shape[%d] must be >= 1, got %lld",
-                                 i, (long long)st->k[i]);
-    for (int i = 0; i < st->ns; i++)
-        if (st->s[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "strides[%d] must be >= 1, got %lld", i,
-                                 (long long)st->s[i]);
-    for (int i = 0; i < st->nd; i++)
-        if (st->d[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "dilations[%d] must be >= 1, got %lld", i,
-                                 (long long)st->d[i]);
-    for (int i = 0; i < st->np; i++)
-        if (st->pads[i] < 0)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "pads[%d] must be >= 0, got %lld", i,
-                                 (long long)st->pads[i]);
-    return CFP_OK;
+    return cfp_window_attrs_read(m, n, false, &st->w);
 }
 
 static int conv_reshape(cfp_model *m, cfp_node *n) {
@@ -557,31 +565,25 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
     if (B && (B->t.ndim != 1 || B->t.dims[0] != M))
         return cfp_node_fail(m, n, CFP_E_SHAPE, "B must have shape (%lld), got %s", (long long)M,
                              cfp_shape_str(&B->t, b1, sizeof b1));
-    if (st->nk >= 0) {
-        if (st->nk != nsp)
+    if (st->w.nk >= 0) {
+        if (st->w.nk != nsp)
             return cfp_node_fail(m, n, CFP_E_SHAPE,
-                                 "kernel_shape has %d values, expected %d for X of %s", st->nk,
+                                 "kernel_shape has %d values, expected %d for X of %s", st->w.nk,
                                  nsp, cfp_shape_str(x, b1, sizeof b1));
         for (int i = 0; i < nsp; i++)
-            if (st->k[i] != w->dims[2 + i])
+            if (st->w.k[i] != w->dims[2 + i])
                 return cfp_node_fail(m, n, CFP_E_SHAPE, "kernel_shape does not match W (%s)",
                                      cfp_shape_str(w, b1, sizeof b1));
     }
-    if (st->ns >= 0 && st->ns != nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "strides has %d values, expected %d", st->ns, nsp);
-    if (st->nd >= 0 && st->nd != nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "dilations has %d values, expected %d", st->nd,
-                             nsp);
-    if (st->np >= 0 && st->np != 2 * nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "pads has %d values, expected %d", st->np,
-                             2 * nsp);
+    int rc = cfp_window_attrs_check(m, n, &st->w, nsp);
+    if (rc) return rc;
     for (int i = 0; i < nsp; i++)
         if (w->dims[2 + i] < 1)
             return cfp_node_fail(m, n, CFP_E_SHAPE, "W (%s) has an empty kernel",
                                  cfp_shape_str(w, b1, sizeof b1));
-    int rc = cfp_conv_setup(&st->p, nsp, N, C, M, G, x->dims + 2, w->dims + 2,
-                            st->ns >= 0 ? st->s : NULL, st->nd >= 0 ? st->d : NULL,
-                            st->np >= 0 ? st->pads : NULL, st->auto_pad);
+    rc = cfp_conv_setup(&st->p, nsp, N, C, M, G, x->dims + 2, w->dims + 2,
+                            st->w.ns >= 0 ? st->w.s : NULL, st->w.nd >= 0 ? st->w.d : NULL,
+                            st->w.np >= 0 ? st->w.pads : NULL, st->auto_pad);
     if (rc)
         return cfp_node_fail(m, n, CFP_E_SHAPE,
                              "the kernel (W %s, with dilations) does not fit X (%s) plus pads",

@@ -14,14 +14,6 @@
 
 #define CFP_MAX_SPATIAL 3
 
-/* Hot loops: clones for AVX-512 / AVX2 / baseline picked at load time (the
- * build is baseline x86-64), and loop vectorization with the dynamic cost
- * model (GCC 12's -O2 uses the "very-cheap" model, which leaves loops with
- * run-time trip counts scalar). */
-#define CFP_HOT                                                                     \
-    __attribute__((target_clones("avx512f", "avx2", "default"),                    \
-                   optimize("tree-vectorize", "vect-cost-model=dynamic")))
-
 enum { CFP_PAD_NOTSET = 0, CFP_PAD_SAME_UPPER, CFP_PAD_SAME_LOWER, CFP_PAD_VALID };
 
 typedef struct cfp_conv_params {
@@ -64,6 +56,36 @@ static inline int64_t cfp_window_out(int auto_pad, int ceil_mode, int64_t in, in
     if (ceil_mode && (o - 1) * s >= in + *pb) o--;
     return o;
 }
+
+/* Output positions ow in [lo, hi) read input columns ow*s + off in [0, W). */
+static inline void cfp_valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo,
+                                   int64_t *hi) {
+    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t h = (W - 1 - off) < 0 ? 0 : (W - 1 - off) / s + 1;
+    if (h > OW) h = OW;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* The kernel_shape / strides / dilations / pads attributes of a Conv or
+ * pooling node, as read by cfp_window_attrs_read; a count is -1 where the
+ * attribute is absent. */
+typedef struct cfp_window_attrs {
+    int nk, ns, nd, np;
+    int64_t k[CFP_MAX_SPATIAL], s[CFP_MAX_SPATIAL], d[CFP_MAX_SPATIAL],
+        pads[2 * CFP_MAX_SPATIAL];
+} cfp_window_attrs;
+
+/* For the operators' prepare: read the four attributes of n into w and check
+ * their values (kernel >= 1, strides >= 1, dilations >= 1, pads >= 0; with
+ * kernel_required, kernel_shape must be present). Returns CFP_OK or the
+ * cfp_node_fail code. */
+int cfp_window_attrs_read(cfp_model *m, cfp_node *n, bool kernel_required, cfp_window_attrs *w);
+
+/* For the operators' reshape: strides, dilations (if present) must have nsp
+ * values and pads 2 * nsp. kernel_shape's count is the caller's to check. */
+int cfp_window_attrs_check(cfp_model *m, cfp_node *n, const cfp_window_attrs *w, int nsp);
 
 /* Fill p->out / pads from the other fields. pads: 2*nsp ONNX pads (begins
  * then ends) or NULL for zeros. Arrays k/stride/dil have nsp entries

@@ -12,21 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define GRAIN 65536
-#define BLK 16
+#include "simd.h"
 
-/* A loop the vectoriser handles at -O2: fixed-size blocks plus a tail. */
-#define VLOOP(n, ...)                                                        \
-    do {                                                                      \
-        int64_t i_ = 0;                                                       \
-        for (; i_ + BLK <= (n); i_ += BLK)                                    \
-            for (int j_ = 0; j_ < BLK; j_++) {                                \
-                int64_t i = i_ + j_;                                          \
-                __VA_ARGS__;                                                  \
-            }                                                                 \
-        for (int64_t i = i_; i < (n); i++) { __VA_ARGS__; }                          \
-    } while (0)
+#define GRAIN 65536
 
 static bool is_int_dtype(int dt) {
     switch (dt) {
@@ -36,29 +24,6 @@ static bool is_int_dtype(int dt) {
     default:
         return false;
     }
-}
-
-static void store_i64(void *data, int dt, int64_t i, int64_t v) {
-    switch (dt) {
-    case CFP_I64: ((int64_t *)data)[i] = v; break;
-    case CFP_U64: ((uint64_t *)data)[i] = (uint64_t)v; break;
-    case CFP_I32: ((int32_t *)data)[i] = (int32_t)v; break;
-    case CFP_U32: ((uint32_t *)data)[i] = (uint32_t)v; break;
-    case CFP_I16: ((int16_t *)data)[i] = (int16_t)v; break;
-    case CFP_U16: ((uint16_t *)data)[i] = (uint16_t)v; break;
-    case CFP_I8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case CFP_U8: ((uint8_t *)data)[i] = (uint8_t)v; break;
-    case CFP_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    case CFP_F32: ((float *)data)[i] = (float)v; break;
-    case CFP_F64: ((double *)data)[i] = (double)v; break;
-    default: break;
-    }
-}
-
-static void store_f64(void *data, int dt, int64_t i, double v) {
-    if (dt == CFP_F32) ((float *)data)[i] = (float)v;
-    else if (dt == CFP_F64) ((double *)data)[i] = v;
-    else store_i64(data, dt, i, (int64_t)v);
 }
 
 /* ---- fast exp for the activations (vectorisable, ~2 ulp) ------------------ */
@@ -106,19 +71,23 @@ typedef struct {
     int64_t st[2][CFP_MAX_DIMS];
 } bplan;
 
+/* Element strides of `in` broadcast to rank r: 0 along its size-1 dims and
+ * the dims it lacks. */
+static void bcast_strides(const cfp_tensor *in, int r, int64_t *st) {
+    int off = r - in->ndim;
+    int64_t s = 1;
+    for (int d = r - 1; d >= 0; d--) {
+        int64_t dim = d >= off ? in->dims[d - off] : 1;
+        st[d] = dim == 1 ? 0 : s;
+        s *= dim;
+    }
+}
+
 static void bplan_make(bplan *p, const cfp_tensor *out, const cfp_tensor *a, const cfp_tensor *b) {
-    const cfp_tensor *in[2] = {a, b};
     int64_t st[2][CFP_MAX_DIMS];
     int r = out->ndim;
-    for (int k = 0; k < 2; k++) {
-        int off = r - in[k]->ndim;
-        int64_t s = 1;
-        for (int d = r - 1; d >= 0; d--) {
-            int64_t dim = d >= off ? in[k]->dims[d - off] : 1;
-            st[k][d] = dim == 1 ? 0 : s;
-            s *= dim;
-        }
-    }
+    bcast_strides(a, r, st[0]);
+    bcast_strides(b, r, st[1]);
     p->nd = 0;
     for (int d = 0; d < r; d++) {
         if (out->dims[d] == 1) continue;
@@ -301,10 +270,10 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
         BPLAN_FOR(&p, total, k, oa, ob, {
             if (fl || fexp) {
                 double r = pow(cfp_tensor_get_f64(a, oa), cfp_tensor_get_f64(b, ob));
-                store_f64(out->data, dt, k, r);
+                cfp_tensor_set_f64(out, k, r);
             } else {
-                store_i64(out->data, dt, k,
-                          ipow(cfp_tensor_get_i64(a, oa), cfp_tensor_get_i64(b, ob)));
+                cfp_tensor_set_i64(out, k,
+                                   ipow(cfp_tensor_get_i64(a, oa), cfp_tensor_get_i64(b, ob)));
             }
         });
         return CFP_OK;
@@ -322,7 +291,7 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
             case B_MIN: r = x != x ? x : (x < y ? x : y); break;
             case B_MOD: case B_IMOD: r = fmod(x, y); break;
             }
-            store_f64(out->data, dt, k, r);
+            cfp_tensor_set_f64(out, k, r);
         });
         return CFP_OK;
     }
@@ -353,7 +322,7 @@ static int binary_apply(cfp_model *m, int op, const cfp_tensor *a, const cfp_ten
             }
             break;
         }
-        store_i64(out->data, dt, k, r);
+        cfp_tensor_set_i64(out, k, r);
     });
     return CFP_OK;
 }
@@ -496,7 +465,7 @@ static int binary_run(cfp_model *m, cfp_node *n) {
         } else {
             for (int64_t i = 0; i < total; i++) {
                 if (out->dtype == CFP_F64) ((double *)out->data)[i] /= n->n_in;
-                else store_i64(out->data, out->dtype, i, cfp_tensor_get_i64(out, i) / n->n_in);
+                else cfp_tensor_set_i64(out, i, cfp_tensor_get_i64(out, i) / n->n_in);
             }
         }
     }
@@ -692,7 +661,7 @@ static int unary_run(cfp_model *m, cfp_node *n) {
             for (int64_t i = 0; i < total; i++) {
                 int64_t v = cfp_tensor_get_i64(x, i);
                 v = v < l ? l : v;
-                store_i64(y->data, y->dtype, i, v > h ? h : v);
+                cfp_tensor_set_i64(y, i, v > h ? h : v);
             }
             return CFP_OK;
         }
@@ -713,7 +682,7 @@ static int unary_run(cfp_model *m, cfp_node *n) {
             case U_ABS: r = v < 0 ? (int64_t)(0 - (uint64_t)v) : v; break;
             case U_SIGN: r = (v > 0) - (v < 0); break;
             }
-            store_i64(y->data, y->dtype, i, r);
+            cfp_tensor_set_i64(y, i, r);
         }
         return CFP_OK;
     }
@@ -782,7 +751,7 @@ static int dropout_run(cfp_model *m, cfp_node *n) {
         int64_t total = cfp_tensor_numel(&mask->t);
         if (mask->t.dtype == CFP_BOOL) memset(mask->t.data, 1, (size_t)total);
         else
-            for (int64_t i = 0; i < total; i++) store_i64(mask->t.data, mask->t.dtype, i, 1);
+            for (int64_t i = 0; i < total; i++) cfp_tensor_set_i64(&mask->t, i, 1);
     }
     return CFP_OK;
 }
@@ -919,16 +888,9 @@ static int where_run(cfp_model *m, cfp_node *n) {
     size_t es = cfp_dtype_size(y->dtype);
     int r = y->ndim;
     int64_t idx[CFP_MAX_DIMS] = {0}, st[3][CFP_MAX_DIMS];
-    const cfp_tensor *in[3] = {c, a, b};
-    for (int k = 0; k < 3; k++) {
-        int off = r - in[k]->ndim;
-        int64_t s = 1;
-        for (int d = r - 1; d >= 0; d--) {
-            int64_t dim = d >= off ? in[k]->dims[d - off] : 1;
-            st[k][d] = dim == 1 ? 0 : s;
-            s *= dim;
-        }
-    }
+    bcast_strides(c, r, st[0]);
+    bcast_strides(a, r, st[1]);
+    bcast_strides(b, r, st[2]);
     const uint8_t *cond = c->data;
     for (int64_t k = 0; k < total; k++) {
         int64_t oc = 0, oa = 0, ob = 0;

@@ -5,6 +5,7 @@
  * opset 14+ training_mode=1) and training outputs that something reads are
  * rejected. */
 #include "conv_kernels.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * or with count_include_pad by its extent clipped to input + pads.
  * MaxPool's optional Indices output is not supported. */
 #include "conv_kernels.h"
+#include "simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -17,8 +18,7 @@ enum { POOL_MAX, POOL_AVG };
 typedef struct {
     int kind;
     int auto_pad, ceil_mode, count_include_pad;
-    int nk, ns, nd, np;
-    int64_t k[CFP_MAX_SPATIAL], s[CFP_MAX_SPATIAL], d[CFP_MAX_SPATIAL], pads[2 * CFP_MAX_SPATIAL];
+    cfp_window_attrs w;
     /* plan: 3-D geometry like cfp_conv_params (C = planes) */
     cfp_conv_params p;
     float *count[3]; /* AveragePool divisors per output index along each axis */
@@ -45,35 +45,11 @@ static int pool_prepare(cfp_model *m, cfp_node *n, int kind) {
                              ap);
     st->ceil_mode = cfp_attr_i(n, "ceil_mode", 0) != 0;
     st->count_include_pad = cfp_attr_i(n, "count_include_pad", 0) != 0;
-    st->nk = cfp_attr_ints(n, "kernel_shape", st->k, CFP_MAX_SPATIAL);
-    st->ns = cfp_attr_ints(n, "strides", st->s, CFP_MAX_SPATIAL);
-    st->nd = cfp_attr_ints(n, "dilations", st->d, CFP_MAX_SPATIAL);
-    st->np = cfp_attr_ints(n, "pads", st->pads, 2 * CFP_MAX_SPATIAL);
-    if (st->nk == -2 || st->ns == -2 || st->nd == -2 || st->np == -2)
-        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
-                             "more than %d spatial dims in kernel_shape/strides/dilations/pads",
-                             CFP_MAX_SPATIAL);
-    if (st->nk < 1)
-        return cfp_node_fail(m, n, CFP_E_INVALID, "attribute kernel_shape is required");
-    for (int i = 0; i < st->nk; i++)
-        if (st->k[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "kernel_shape[%d] must be >= 1, got %lld",
-                                 i, (long long)st->k[i]);
-    for (int i = 0; i < st->ns; i++)
-        if (st->s[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "strides[%d] must be >= 1, got %lld", i,
-                                 (long long)st->s[i]);
-    for (int i = 0; i < st->nd; i++)
-        if (st->d[i] < 1)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "dilations[%d] must be >= 1, got %lld", i,
-                                 (long long)st->d[i]);
-    for (int i = 0; i < st->np; i++)
-        if (st->pads[i] < 0)
-            return cfp_node_fail(m, n, CFP_E_INVALID, "pads[%d] must be >= 0, got %lld", i,
-                                 (long long)st->pads[i]);
+    int rc = cfp_window_attrs_read(m, n, true, &st->w);
+    if (rc) return rc;
     if (kind == POOL_AVG)
-        for (int i = 0; i < st->nd; i++)
-            if (st->d[i] != 1)
+        for (int i = 0; i < st->w.nd; i++)
+            if (st->w.d[i] != 1)
                 return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
                                      "AveragePool dilations (opset 19) are not supported");
     if (kind == POOL_MAX && cfp_out(m, n, 1))
@@ -110,17 +86,10 @@ static int pool_reshape(cfp_model *m, cfp_node *n) {
         return cfp_node_fail(m, n, CFP_E_UNSUPPORTED,
                              "only 1-D, 2-D and 3-D pooling is supported, X is %s",
                              cfp_shape_str(x, b1, sizeof b1));
-    if (st->nk != nsp)
+    if (st->w.nk != nsp)
         return cfp_node_fail(m, n, CFP_E_SHAPE, "kernel_shape has %d values, expected %d for X %s",
-                             st->nk, nsp, cfp_shape_str(x, b1, sizeof b1));
-    if (st->ns >= 0 && st->ns != nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "strides has %d values, expected %d", st->ns, nsp);
-    if (st->nd >= 0 && st->nd != nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "dilations has %d values, expected %d", st->nd,
-                             nsp);
-    if (st->np >= 0 && st->np != 2 * nsp)
-        return cfp_node_fail(m, n, CFP_E_SHAPE, "pads has %d values, expected %d", st->np,
-                             2 * nsp);
+                             st->w.nk, nsp, cfp_shape_str(x, b1, sizeof b1));
+    if ((rc = cfp_window_attrs_check(m, n, &st->w, nsp))) return rc;
     cfp_conv_params *p = &st->p;
     memset(p, 0, sizeof *p);
     p->nsp = nsp;
@@ -130,11 +99,11 @@ static int pool_reshape(cfp_model *m, cfp_node *n) {
     for (int i = 0; i < 3; i++) {
         int s = i - lead;
         p->in[i] = s >= 0 ? x->dims[2 + s] : 1;
-        p->k[i] = s >= 0 ? st->k[s] : 1;
-        p->stride[i] = s >= 0 && st->ns >= 0 ? st->s[s] : 1;
-        p->dil[i] = s >= 0 && st->nd >= 0 ? st->d[s] : 1;
-        p->pad_b[i] = s >= 0 && st->np >= 0 ? st->pads[s] : 0;
-        p->pad_e[i] = s >= 0 && st->np >= 0 ? st->pads[nsp + s] : 0;
+        p->k[i] = s >= 0 ? st->w.k[s] : 1;
+        p->stride[i] = s >= 0 && st->w.ns >= 0 ? st->w.s[s] : 1;
+        p->dil[i] = s >= 0 && st->w.nd >= 0 ? st->w.d[s] : 1;
+        p->pad_b[i] = s >= 0 && st->w.np >= 0 ? st->w.pads[s] : 0;
+        p->pad_e[i] = s >= 0 && st->w.np >= 0 ? st->w.pads[nsp + s] : 0;
         if (s < 0) {
             p->out[i] = 1;
             continue;
@@ -176,17 +145,6 @@ static int pool_reshape(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
-/* Output positions ow in [lo, hi) read input columns ow*s + off in [0, W). */
-static inline void valid_range(int64_t off, int64_t s, int64_t W, int64_t OW, int64_t *lo,
-                               int64_t *hi) {
-    int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t h = (W - 1 - off) < 0 ? 0 : (W - 1 - off) / s + 1;
-    if (h > OW) h = OW;
-    if (l > h) l = h;
-    *lo = l;
-    *hi = h;
-}
-
 /* One (n, c) plane. Rows of the output accumulate over the window's rows. */
 CFP_HOT static void
 pool_plane(const pool_state *st, const float *restrict x, float *restrict y) {
@@ -199,7 +157,7 @@ pool_plane(const pool_state *st, const float *restrict x, float *restrict y) {
     int64_t lohi[2 * 32];
     const int table = p->k[2] <= 32;
     for (int64_t kw = 0; table && kw < p->k[2]; kw++)
-        valid_range(kw * p->dil[2] - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
+        cfp_valid_range(kw * p->dil[2] - p->pad_b[2], sw, W, OW, &lohi[2 * kw], &lohi[2 * kw + 1]);
     for (int64_t od = 0; od < OD; od++)
         for (int64_t oh = 0; oh < OH; oh++) {
             float *yr = y + (od * OH + oh) * OW;
@@ -214,7 +172,7 @@ pool_plane(const pool_state *st, const float *restrict x, float *restrict y) {
                     for (int64_t kw = 0; kw < p->k[2]; kw++) {
                         int64_t off = kw * p->dil[2] - p->pad_b[2], lo, hi;
                         if (table) lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
-                        else valid_range(off, sw, W, OW, &lo, &hi);
+                        else cfp_valid_range(off, sw, W, OW, &lo, &hi);
                         if (is_max) {
                             if (sw == 1) {
                                 const float *restrict src = xr + lo + off;

@@ -7,18 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#define BLK 16
-#define VLOOP(n, ...)                                                         \
-    do {                                                                      \
-        int64_t i_ = 0;                                                       \
-        for (; i_ + BLK <= (n); i_ += BLK)                                    \
-            for (int j_ = 0; j_ < BLK; j_++) {                                \
-                int64_t i = i_ + j_;                                          \
-                __VA_ARGS__;                                                  \
-            }                                                                 \
-        for (int64_t i = i_; i < (n); i++) { __VA_ARGS__; }                   \
-    } while (0)
+#include "simd.h"
 
 enum { R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP };
 
@@ -76,15 +65,24 @@ static int reduce_axes(cfp_model *m, cfp_node *n, int r, bool *mask, bool *noop)
     return CFP_OK;
 }
 
-static int reduce_reshape(cfp_model *m, cfp_node *n) {
-    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
-    if (!x || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected an input and an output");
-    if (x->t.dtype != CFP_F32)
+/* Input 0 and output 0 of n, the input float32. */
+static int f32_io(cfp_model *m, cfp_node *n, cfp_value **x, cfp_value **y) {
+    *x = cfp_in(m, n, 0);
+    *y = cfp_out(m, n, 0);
+    if (!*x || !*y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected an input and an output");
+    if ((*x)->t.dtype != CFP_F32)
         return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
-                             x->name, cfp_dtype_name(x->t.dtype));
+                             (*x)->name, cfp_dtype_name((*x)->t.dtype));
+    return CFP_OK;
+}
+
+static int reduce_reshape(cfp_model *m, cfp_node *n) {
+    cfp_value *x, *y;
+    int rc = f32_io(m, n, &x, &y);
+    if (rc) return rc;
     bool mask[CFP_MAX_DIMS], noop;
     int r = x->t.ndim;
-    int rc = reduce_axes(m, n, r, mask, &noop);
+    rc = reduce_axes(m, n, r, mask, &noop);
     if (rc) return rc;
     bool keep = cfp_attr_i(n, "keepdims", 1) != 0;
     int64_t dims[CFP_MAX_DIMS];
@@ -351,25 +349,27 @@ static void softmax_range(void *arg, int64_t begin, int64_t end, int tid) {
     if (buf != stack) free(buf);
 }
 
-static int softmax_axis(cfp_model *m, cfp_node *n, int r, int *axis) {
-    int64_t a = cfp_attr_i(n, "axis", n->opset >= 13 ? -1 : 1);
+/* The attribute axis (default dflt) for an input of rank r >= 1, made
+ * non-negative. */
+static int axis_attr(cfp_model *m, cfp_node *n, int r, int64_t dflt, int *axis) {
+    int64_t a = cfp_attr_i(n, "axis", dflt);
     if (r == 0) return cfp_node_fail(m, n, CFP_E_SHAPE, "input must have rank >= 1");
     if (a < -r || a >= r)
         return cfp_node_fail(m, n, CFP_E_INVALID, "axis %lld out of range for rank %d",
                              (long long)a, r);
-    *axis = a < 0 ? (int)(a + r) : (int)a;
+    *axis = (int)(a < 0 ? a + r : a);
     return CFP_OK;
 }
 
+static int softmax_axis(cfp_model *m, cfp_node *n, int r, int *axis) {
+    return axis_attr(m, n, r, n->opset >= 13 ? -1 : 1, axis);
+}
+
 static int softmax_reshape(cfp_model *m, cfp_node *n) {
-    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
-    if (!x || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected an input and an output");
-    if (x->t.dtype != CFP_F32)
-        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
-                             x->name, cfp_dtype_name(x->t.dtype));
-    int axis;
-    int rc = softmax_axis(m, n, x->t.ndim, &axis);
+    cfp_value *x, *y;
+    int axis, rc = f32_io(m, n, &x, &y);
     if (rc) return rc;
+    if ((rc = softmax_axis(m, n, x->t.ndim, &axis))) return rc;
     rc = cfp_tensor_shape(&y->t, CFP_F32, x->t.ndim, x->t.dims);
     if (rc) return cfp_node_fail(m, n, rc, "bad output shape");
     return CFP_OK;
@@ -399,25 +399,11 @@ static int softmax_run(cfp_model *m, cfp_node *n) {
 
 /* ---- ArgMax, ArgMin ------------------------------------------------------------ */
 
-static int arg_params(cfp_model *m, cfp_node *n, const cfp_tensor *x, int *axis) {
-    int r = x->ndim;
-    int64_t a = cfp_attr_i(n, "axis", 0);
-    if (r == 0) return cfp_node_fail(m, n, CFP_E_SHAPE, "input must have rank >= 1");
-    if (a < -r || a >= r)
-        return cfp_node_fail(m, n, CFP_E_INVALID, "axis %lld out of range for rank %d",
-                             (long long)a, r);
-    *axis = (int)(a < 0 ? a + r : a);
-    return CFP_OK;
-}
-
 static int arg_reshape(cfp_model *m, cfp_node *n) {
-    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
-    if (!x || !y) return cfp_node_fail(m, n, CFP_E_INVALID, "expected an input and an output");
-    if (x->t.dtype != CFP_F32)
-        return cfp_node_fail(m, n, CFP_E_UNSUPPORTED, "input '%s' has unsupported dtype %s",
-                             x->name, cfp_dtype_name(x->t.dtype));
-    int axis, rc = arg_params(m, n, &x->t, &axis);
+    cfp_value *x, *y;
+    int axis, rc = f32_io(m, n, &x, &y);
     if (rc) return rc;
+    if ((rc = axis_attr(m, n, x->t.ndim, 0, &axis))) return rc;
     if (x->t.dims[axis] == 0)
         return cfp_node_fail(m, n, CFP_E_SHAPE, "cannot take the %s of an empty axis", n->op_type);
     bool keep = cfp_attr_i(n, "keepdims", 1) != 0;
@@ -435,7 +421,7 @@ static int arg_reshape(cfp_model *m, cfp_node *n) {
 static int arg_run(cfp_model *m, cfp_node *n) {
     const cfp_tensor *xt = &cfp_in(m, n, 0)->t;
     int64_t *y = cfp_out(m, n, 0)->t.data;
-    int axis, rc = arg_params(m, n, xt, &axis);
+    int axis, rc = axis_attr(m, n, xt->ndim, 0, &axis);
     if (rc) return rc;
     bool mx = !strcmp(n->op_type, "ArgMax"), last = cfp_attr_i(n, "select_last_index", 0) != 0;
     int64_t outer = 1, len = xt->dims[axis], inner = 1;

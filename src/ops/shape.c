@@ -98,40 +98,6 @@ static int64_t prod(const int64_t *d, int from, int to) {
     return p;
 }
 
-static void store_i64(void *data, int dt, int64_t i, int64_t v) {
-    switch (dt) {
-    case CFP_I64: ((int64_t *)data)[i] = v; break;
-    case CFP_U64: ((uint64_t *)data)[i] = (uint64_t)v; break;
-    case CFP_I32: ((int32_t *)data)[i] = (int32_t)v; break;
-    case CFP_U32: ((uint32_t *)data)[i] = (uint32_t)v; break;
-    case CFP_I16: ((int16_t *)data)[i] = (int16_t)v; break;
-    case CFP_U16: ((uint16_t *)data)[i] = (uint16_t)v; break;
-    case CFP_I8: ((int8_t *)data)[i] = (int8_t)v; break;
-    case CFP_U8: ((uint8_t *)data)[i] = (uint8_t)v; break;
-    case CFP_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    case CFP_F32: ((float *)data)[i] = (float)v; break;
-    case CFP_F64: ((double *)data)[i] = (double)v; break;
-    default: break;
-    }
-}
-
-static void store_f64(void *data, int dt, int64_t i, double v) {
-    switch (dt) {
-    case CFP_F32: ((float *)data)[i] = (float)v; break;
-    case CFP_F64: ((double *)data)[i] = v; break;
-    case CFP_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    default: {
-        /* out-of-range float to int conversion is undefined in C: saturate */
-        int64_t x;
-        if (v != v) x = 0;
-        else if (v >= 9223372036854775807.0) x = INT64_MAX;
-        else if (v <= -9223372036854775808.0) x = INT64_MIN;
-        else x = (int64_t)v;
-        store_i64(data, dt, i, x);
-    }
-    }
-}
-
 /* ---- strided copy engine ------------------------------------------------------- */
 /* out[sum idx*os] = in[sum idx*is] over dims (element strides, may be 0 or
  * negative for the input). */
@@ -1030,8 +996,8 @@ static int pad_run(cfp_model *m, cfp_node *n) {
         }
         if (fv != 0.0 || iv != 0) {
             for (int64_t i = 0; i < total; i++) {
-                if (fl) store_f64(y->data, y->dtype, i, fv);
-                else store_i64(y->data, y->dtype, i, iv);
+                if (fl) cfp_tensor_set_f64(y, i, fv);
+                else cfp_tensor_set_i64(y, i, iv);
             }
         } else {
             memset(y->data, 0, y->nbytes);
@@ -1133,10 +1099,10 @@ static int cast_run(cfp_model *m, cfp_node *n) {
     }
     bool fsrc = x->dtype == CFP_F32 || x->dtype == CFP_F64;
     for (int64_t i = 0; i < total; i++) {
-        if (fsrc) store_f64(y->data, y->dtype, i, cfp_tensor_get_f64(x, i));
+        if (fsrc) cfp_tensor_set_f64(y, i, cfp_tensor_get_f64(x, i));
         else if (x->dtype == CFP_U64 && (y->dtype == CFP_F32 || y->dtype == CFP_F64))
-            store_f64(y->data, y->dtype, i, (double)((const uint64_t *)x->data)[i]);
-        else store_i64(y->data, y->dtype, i, cfp_tensor_get_i64(x, i));
+            cfp_tensor_set_f64(y, i, (double)((const uint64_t *)x->data)[i]);
+        else cfp_tensor_set_i64(y, i, cfp_tensor_get_i64(x, i));
     }
     return CFP_OK;
 }
@@ -1320,7 +1286,7 @@ static int range_run(cfp_model *m, cfp_node *n) {
         }
     } else {
         for (int64_t i = 0; i < c; i++)
-            store_i64(y->data, y->dtype, i, cfp_tensor_get_i64(s, 0) + i * cfp_tensor_get_i64(d, 0));
+            cfp_tensor_set_i64(y, i, cfp_tensor_get_i64(s, 0) + i * cfp_tensor_get_i64(d, 0));
     }
     return CFP_OK;
 }
@@ -1347,3 +1313,16 @@ const cfp_op cfp_ops_shape[] = {
     {"Tile", 6, NULL, tile_reshape, tile_run, NULL},
     {0},
 };
+
+/* For the pyramid's channel walk: where channel c of the output along `axis`
+ * comes from in the input (start + c * step). */
+int cfp_slice_axis(cfp_model *m, cfp_node *n, int axis, int64_t *start, int64_t *step) {
+    int64_t st[CFP_MAX_DIMS], sp[CFP_MAX_DIMS], cnt[CFP_MAX_DIMS];
+    cfp_value *x = cfp_in(m, n, 0);
+    if (!x || axis < 0 || axis >= x->t.ndim) return CFP_E_ARG;
+    int rc = slice_params(m, n, st, sp, cnt);
+    if (rc) return rc;
+    *start = st[axis];
+    *step = sp[axis];
+    return CFP_OK;
+}

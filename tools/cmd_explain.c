@@ -1,0 +1,493 @@
+/* cfp explain: run the model, build the Class Feature Pyramid of the chosen
+ * class(es), write DIR/pyramid.json (and the tree form), print a summary. */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_IO 8
+
+typedef struct {
+    const char *model, *video, *out, *class_arg, *labels;
+    const char *inputs[MAX_IO];
+    int n_inputs, topk, threads, no_render, tree;
+    cfp_pyramid_params params;
+} explain_opts;
+
+static int parse(int argc, char **argv, explain_opts *o) {
+    memset(o, 0, sizeof *o);
+    cfp_pyramid_params_default(&o->params);
+    o->topk = 1;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEED_VAL()                                                      \
+    if (!val) return cli_usage("explain", "%s needs a value", a); \
+    i++
+        double d;
+        if (!strcmp(a, "-i") || !strcmp(a, "--input")) {
+            NEED_VAL();
+            if (o->n_inputs == MAX_IO) return cli_usage("explain", "at most %d inputs", MAX_IO);
+            o->inputs[o->n_inputs++] = val;
+        } else if (!strcmp(a, "--out") || !strcmp(a, "-o")) {
+            NEED_VAL();
+            o->out = val;
+        } else if (!strcmp(a, "--class")) {
+            NEED_VAL();
+            o->class_arg = val;
+        } else if (!strcmp(a, "--labels")) {
+            NEED_VAL();
+            o->labels = val;
+        } else if (!strcmp(a, "--topk")) {
+            NEED_VAL();
+            if (cli_parse_int("explain", a, val, 1, 1000, &o->topk)) return 2;
+        } else if (!strcmp(a, "--theta")) {
+            NEED_VAL();
+            if (cli_parse_float("explain", a, val, 0, 1, &d)) return 2;
+            o->params.theta = d;
+        } else if (!strcmp(a, "--depth")) {
+            NEED_VAL();
+            if (cli_parse_int("explain", a, val, 0, 10000, &o->params.depth)) return 2;
+        } else if (!strcmp(a, "--max-children")) {
+            NEED_VAL();
+            if (cli_parse_int("explain", a, val, 0, 1 << 30, &o->params.max_children)) return 2;
+        } else if (!strcmp(a, "--threads")) {
+            NEED_VAL();
+            if (cli_parse_int("explain", a, val, 1, 256, &o->threads)) return 2;
+        } else if (!strcmp(a, "--no-render")) {
+            o->no_render = 1;
+        } else if (!strcmp(a, "--tree")) {
+            o->tree = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return cli_usage("explain", "unknown option '%s'", a);
+        } else if (!o->model) {
+            o->model = a;
+        } else if (!o->video) {
+            o->video = a;
+        } else {
+            return cli_usage("explain", "unexpected argument '%s'", a);
+        }
+#undef NEED_VAL
+    }
+    if (!o->model) return cli_usage("explain", "no model given");
+    if (!o->out) return cli_usage("explain", "no output folder given (--out DIR)");
+    if (o->video && o->n_inputs) return cli_usage("explain", "give a video or -i inputs, not both");
+    if (!o->video && !o->n_inputs) return cli_usage("explain", "no input: give a video or -i IN.pb");
+    if (o->class_arg && o->topk > 1) return cli_usage("explain", "--class and --topk exclude each other");
+    return 0;
+}
+
+/* ---- labels ------------------------------------------------------------------ */
+
+typedef struct {
+    char **names;
+    int n;
+} labels;
+
+static int load_labels(const char *path, labels *l) {
+    memset(l, 0, sizeof *l);
+    FILE *f = fopen(path, "r");
+    if (!f) return cli_die("%s: cannot read labels", path);
+    char line[1024];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        char **nn = realloc(l->names, (size_t)(l->n + 1) * sizeof *nn);
+        if (!nn) break;
+        l->names = nn;
+        l->names[l->n++] = strdup(line);
+    }
+    fclose(f);
+    return 0;
+}
+
+static void free_labels(labels *l) {
+    for (int i = 0; i < l->n; i++) free(l->names[i]);
+    free(l->names);
+}
+
+static const char *label_of(const labels *l, int64_t c) { return c >= 0 && c < l->n ? l->names[c] : NULL; }
+
+/* ---- output ------------------------------------------------------------------ */
+
+typedef struct {
+    double decode, forward, backstep, render, write;
+} timing;
+
+static void json_dims(FILE *f, const int64_t *d, int n) {
+    fputc('[', f);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%" PRId64, i ? ", " : "", d[i]);
+    fputc(']', f);
+}
+
+/* Best incoming score of every node (1 for the class node). */
+static double *node_scores(const cfp_pyramid *p) {
+    int n = cfp_pyramid_n_nodes(p);
+    double *s = calloc((size_t)n + 1, sizeof *s);
+    if (!s) return NULL;
+    for (int i = 0; i < cfp_pyramid_n_edges(p); i++) {
+        const cfp_pyramid_edge *e = cfp_pyramid_edge_at(p, i);
+        if (e->score > s[e->child]) s[e->child] = e->score;
+    }
+    for (int i = 0; i < n; i++)
+        if (cfp_pyramid_node_at(p, i)->level == 0) s[i] = 1.0;
+    return s;
+}
+
+static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_pyramid *p, const labels *lab,
+                       const timing *t) {
+    const cfp_pyramid_params *pp = cfp_pyramid_get_params(p);
+    fprintf(f, "{\n  \"model\": ");
+    cli_json_str(f, o->model);
+    fprintf(f, ",\n  \"input\": ");
+    if (o->video) cli_json_str(f, o->video);
+    else {
+        fputc('[', f);
+        for (int i = 0; i < o->n_inputs; i++) {
+            if (i) fputs(", ", f);
+            cli_json_str(f, o->inputs[i]);
+        }
+        fputc(']', f);
+    }
+    int cls = cfp_pyramid_class(p);
+    fprintf(f, ",\n  \"class\": {\"index\": %d, \"label\": ", cls);
+    if (label_of(lab, cls)) cli_json_str(f, label_of(lab, cls));
+    else fputs("null", f);
+    fprintf(f, ", \"prob\": %.6g, \"logit\": %.6g},\n", cfp_pyramid_class_prob(p), cfp_pyramid_class_logit(p));
+    fprintf(f, "  \"params\": {\"theta\": %g, \"depth\": %d, \"max_children\": %d},\n", pp->theta, pp->depth,
+            pp->max_children);
+    fprintf(f, "  \"timing_ms\": {\"decode\": %.3f, \"forward\": %.3f, \"backstep\": %.3f, \"render\": %.3f, \"write\": %.3f},\n",
+            t->decode, t->forward, t->backstep, t->render, t->write);
+    /* layers that hold pyramid nodes, in graph order */
+    int n_nodes = cfp_pyramid_n_nodes(p);
+    fprintf(f, "  \"layers\": [");
+    int first_layer = 1;
+    char *used = calloc((size_t)cfp_model_n_nodes(m) + 1, 1);
+    for (int i = 0; i < n_nodes && used; i++) {
+        const cfp_node *L = cfp_pyramid_node_at(p, i)->layer;
+        for (int li = 0; li < cfp_model_n_nodes(m); li++)
+            if (cfp_model_node(m, li) == L) {
+                used[li] = 1;
+                break;
+            }
+    }
+    for (int li = 0; li < cfp_model_n_nodes(m) && used; li++) {
+        cfp_node *L = cfp_model_node(m, li);
+        if (!used[li]) continue;
+        const cfp_tensor *w = cfp_value_tensor(cfp_node_input(L, 1));
+        const cfp_tensor *y = cfp_value_tensor(cfp_node_output(L, 0));
+        int64_t group = 1, tb = 0, cin, cout;
+        int is_conv = !strcmp(cfp_node_op(L), "Conv");
+        if (is_conv) {
+            cfp_node_attr_int(L, "group", &group);
+            cout = w->dims[0];
+            cin = w->dims[1] * group;
+        } else {
+            if (!strcmp(cfp_node_op(L), "Gemm")) cfp_node_attr_int(L, "transB", &tb);
+            cout = tb ? w->dims[0] : w->dims[1];
+            cin = tb ? w->dims[1] : w->dims[0];
+        }
+        fprintf(f, "%s\n    {\"name\": ", first_layer ? "" : ",");
+        first_layer = 0;
+        cli_json_str(f, cfp_node_layer_name(L));
+        fprintf(f, ", \"op\": \"%s\", \"kernel_shape\": ", cfp_node_op(L));
+        if (is_conv) json_dims(f, w->dims + 2, w->ndim - 2);
+        else fputs("[]", f);
+        fprintf(f, ", \"group\": %" PRId64 ", \"in_channels\": %" PRId64 ", \"out_channels\": %" PRId64
+                   ", \"output_shape\": ",
+                group, cin, cout);
+        json_dims(f, y->dims, y->ndim);
+        fputc('}', f);
+    }
+    free(used);
+    fprintf(f, "\n  ],\n  \"nodes\": [");
+    int n_edges = cfp_pyramid_n_edges(p);
+    /* edges listed per child: first[child] -> next[edge] chains */
+    int *first = malloc(((size_t)n_nodes + 1) * sizeof *first), *next = malloc(((size_t)n_edges + 1) * sizeof *next);
+    if (first && next) {
+        for (int i = 0; i < n_nodes; i++) first[i] = -1;
+        for (int e = n_edges - 1; e >= 0; e--) {
+            int c = cfp_pyramid_edge_at(p, e)->child;
+            next[e] = first[c];
+            first[c] = e;
+        }
+    }
+    for (int i = 0; i < n_nodes; i++) {
+        const cfp_pyramid_node *nd = cfp_pyramid_node_at(p, i);
+        fprintf(f, "%s\n    {\"id\": %d, \"level\": %d, \"layer\": ", i ? "," : "", nd->id, nd->level);
+        cli_json_str(f, cfp_node_layer_name(nd->layer));
+        fprintf(f, ", \"channel\": %" PRId64 ", \"pooled_activation\": %.6g, \"n_parents\": %d, \"parents\": [",
+                nd->channel, nd->pooled_activation, nd->n_parents);
+        for (int e = first && next ? first[i] : -1, k = 0; e >= 0; e = next[e])
+            fprintf(f, "%s%d", k++ ? ", " : "", cfp_pyramid_edge_at(p, e)->parent);
+        fputs("]}", f);
+    }
+    free(first);
+    free(next);
+    fprintf(f, "\n  ],\n  \"edges\": [");
+    for (int e = 0; e < n_edges; e++) {
+        const cfp_pyramid_edge *ed = cfp_pyramid_edge_at(p, e);
+        fprintf(f, "%s\n    {\"parent\": %d, \"child\": %d, \"score\": %.6g, \"contribution\": %.6g, \"via_channel\": %" PRId64 "}",
+                e ? "," : "", ed->parent, ed->child, ed->score, ed->contribution, ed->via_channel);
+    }
+    fprintf(f, "\n  ],\n  \"warnings\": [");
+    for (int i = 0; i < cfp_pyramid_n_warnings(p); i++) {
+        if (i) fputs(", ", f);
+        cli_json_str(f, cfp_pyramid_warning(p, i));
+    }
+    fprintf(f, "]\n}\n");
+}
+
+/* {class: {kernel: {kernel: [leaf, ...]}}}: the DAG unrolled along edges that
+ * go one level down, for tree viewers. */
+static void tree_key(FILE *f, const cfp_pyramid_node *nd) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s:%" PRId64, cfp_node_layer_name(nd->layer), nd->channel);
+    cli_json_str(f, buf);
+}
+
+static void write_tree_node(FILE *f, const cfp_pyramid *p, int id, int depth) {
+    const cfp_pyramid_node *nd = cfp_pyramid_node_at(p, id);
+    int n_edges = cfp_pyramid_n_edges(p), kids = 0, grandkids = 0;
+    for (int e = 0; e < n_edges; e++) {
+        const cfp_pyramid_edge *ed = cfp_pyramid_edge_at(p, e);
+        if (ed->parent != id || cfp_pyramid_node_at(p, ed->child)->level != nd->level + 1) continue;
+        kids++;
+        for (int g = 0; g < n_edges && !grandkids; g++) {
+            const cfp_pyramid_edge *eg = cfp_pyramid_edge_at(p, g);
+            grandkids = eg->parent == ed->child &&
+                        cfp_pyramid_node_at(p, eg->child)->level == cfp_pyramid_node_at(p, ed->child)->level + 1;
+        }
+    }
+    if (!kids) {
+        fputs("[]", f);
+        return;
+    }
+    fputc(grandkids ? '{' : '[', f);
+    int k = 0;
+    for (int e = 0; e < n_edges; e++) {
+        const cfp_pyramid_edge *ed = cfp_pyramid_edge_at(p, e);
+        if (ed->parent != id || cfp_pyramid_node_at(p, ed->child)->level != nd->level + 1) continue;
+        if (k++) fputs(", ", f);
+        tree_key(f, cfp_pyramid_node_at(p, ed->child));
+        if (grandkids) {
+            fputs(": ", f);
+            write_tree_node(f, p, ed->child, depth + 1);
+        }
+    }
+    fputc(grandkids ? '}' : ']', f);
+}
+
+static void write_tree(FILE *f, const cfp_pyramid *p, const labels *lab) {
+    char buf[512];
+    int cls = cfp_pyramid_class(p);
+    snprintf(buf, sizeof buf, "%s", label_of(lab, cls) ? label_of(lab, cls) : "");
+    if (!buf[0]) snprintf(buf, sizeof buf, "class %d", cls);
+    fputc('{', f);
+    cli_json_str(f, buf);
+    fputs(": {", f);
+    int k = 0;
+    for (int i = 0; i < cfp_pyramid_n_nodes(p); i++) {
+        const cfp_pyramid_node *nd = cfp_pyramid_node_at(p, i);
+        if (nd->level != 0) continue;
+        if (k++) fputs(", ", f);
+        tree_key(f, nd);
+        fputs(": ", f);
+        write_tree_node(f, p, i, 0);
+    }
+    fputs("}}\n", f);
+}
+
+static void print_summary(const cfp_pyramid *p, const labels *lab, int rank) {
+    int cls = cfp_pyramid_class(p), n = cfp_pyramid_n_nodes(p), max_level = 0;
+    const char *label = label_of(lab, cls);
+    printf("%sclass %d%s%s%s  p=%.4f  logit %.4g\n", rank ? "\n" : "", cls, label ? " '" : "", label ? label : "",
+           label ? "'" : "", cfp_pyramid_class_prob(p), cfp_pyramid_class_logit(p));
+    for (int i = 0; i < n; i++)
+        if (cfp_pyramid_node_at(p, i)->level > max_level) max_level = cfp_pyramid_node_at(p, i)->level;
+    double *scores = node_scores(p);
+    for (int l = 0; l <= max_level; l++) {
+        int count = 0, n_layers = 0;
+        const cfp_node *seen[256];
+        int best[5] = {-1, -1, -1, -1, -1};
+        double bs[5] = {0};
+        for (int i = 0; i < n; i++) {
+            const cfp_pyramid_node *nd = cfp_pyramid_node_at(p, i);
+            if (nd->level != l) continue;
+            count++;
+            int known = 0;
+            for (int k = 0; k < n_layers && !known; k++) known = seen[k] == nd->layer;
+            if (!known && n_layers < 256) seen[n_layers++] = nd->layer;
+            double s = scores ? scores[i] : 0;
+            for (int k = 0; k < 5; k++)
+                if (best[k] < 0 || s > bs[k]) {
+                    memmove(best + k + 1, best + k, (size_t)(4 - k) * sizeof *best);
+                    memmove(bs + k + 1, bs + k, (size_t)(4 - k) * sizeof *bs);
+                    best[k] = i, bs[k] = s;
+                    break;
+                }
+        }
+        printf("  level %d: %d kernel%s in %d layer%s;", l, count, count == 1 ? "" : "s", n_layers,
+               n_layers == 1 ? "" : "s");
+        for (int k = 0; k < 5 && best[k] >= 0; k++) {
+            const cfp_pyramid_node *nd = cfp_pyramid_node_at(p, best[k]);
+            printf(" %s:%" PRId64 "%s", cfp_node_layer_name(nd->layer), nd->channel, k < 4 && best[k + 1] >= 0 ? "," : "");
+            if (l) printf(" (%.2f)", bs[k]);
+        }
+        printf("\n");
+    }
+    free(scores);
+    for (int i = 0; i < cfp_pyramid_n_warnings(p); i++) fprintf(stderr, "cfp: warning: %s\n", cfp_pyramid_warning(p, i));
+}
+
+static int cmd_explain(int argc, char **argv) {
+    explain_opts o;
+    int rc = parse(argc, argv, &o);
+    if (rc) return rc;
+    if (o.video)
+        return cli_die("%s: video input arrives with the video issue; use -i IN.pb for now", o.video);
+    cfp_ctx *ctx = NULL;
+    cfp_model *m = NULL;
+    cfp_tensor in[MAX_IO] = {0};
+    cfp_pyramid **pyr = NULL;
+    labels lab = {0};
+    timing t = {0};
+    int n_pyr = 0;
+    if (cfp_ctx_new(&ctx, o.threads)) return cli_die("out of memory");
+    if (o.labels && (rc = load_labels(o.labels, &lab))) goto out;
+    if ((rc = cli_outdir_begin(o.out))) goto out;
+    if (cfp_model_load(ctx, o.model, &m)) {
+        rc = cli_die("%s", cfp_errmsg(ctx));
+        goto out;
+    }
+    double t0 = cli_now_ms();
+    if (o.n_inputs != cfp_model_n_inputs(m)) {
+        rc = cli_die("the model has %d input%s, %d given with -i", cfp_model_n_inputs(m),
+                     cfp_model_n_inputs(m) == 1 ? "" : "s", o.n_inputs);
+        goto out;
+    }
+    for (int i = 0; i < o.n_inputs; i++)
+        if (cfp_tensor_read_pb(ctx, o.inputs[i], &in[i], NULL)) {
+            rc = cli_die("%s", cfp_errmsg(ctx));
+            goto out;
+        }
+    double t1 = cli_now_ms();
+    t.decode = t1 - t0;
+    if (cfp_model_run(m, o.n_inputs, in)) {
+        rc = cli_die("%s", cfp_errmsg(ctx));
+        goto out;
+    }
+    double t2 = cli_now_ms();
+    t.forward = t2 - t1;
+
+    /* which classes */
+    const float *logits;
+    int64_t nc;
+    if (cfp_model_logits(m, &logits, &nc)) {
+        rc = cli_die("%s", cfp_errmsg(ctx));
+        goto out;
+    }
+    int classes[1000], n_cls = 0;
+    if (o.class_arg) {
+        char *end;
+        long c = strtol(o.class_arg, &end, 10);
+        if (*end || end == o.class_arg) {
+            c = -1;
+            for (int i = 0; i < lab.n; i++)
+                if (!strcmp(lab.names[i], o.class_arg)) c = i;
+            if (c < 0) {
+                rc = cli_die("--class '%s' is neither a class index nor a label%s", o.class_arg,
+                             lab.n ? "" : " (no labels given: --labels FILE)");
+                goto out;
+            }
+        }
+        if (c < 0 || c >= nc) {
+            rc = cli_die("--class %ld is out of range: the model has %" PRId64 " classes", c, nc);
+            goto out;
+        }
+        classes[n_cls++] = (int)c;
+    } else {
+        int k = o.topk < nc ? o.topk : (int)nc;
+        for (int r = 0; r < k; r++) {
+            int best = -1;
+            for (int64_t c = 0; c < nc; c++) {
+                int used = 0;
+                for (int j = 0; j < n_cls; j++) used |= classes[j] == c;
+                if (!used && (best < 0 || logits[c] > logits[best])) best = (int)c;
+            }
+            classes[n_cls++] = best;
+        }
+    }
+    pyr = calloc((size_t)n_cls, sizeof *pyr);
+    if (!pyr) {
+        rc = cli_die("out of memory");
+        goto out;
+    }
+    double t3 = cli_now_ms();
+    for (int i = 0; i < n_cls; i++) {
+        cfp_pyramid_params pp = o.params;
+        pp.class_index = classes[i];
+        if (cfp_pyramid_build(m, &pp, &pyr[i])) {
+            rc = cli_die("%s", cfp_errmsg(ctx));
+            goto out;
+        }
+        n_pyr++;
+    }
+    double t4 = cli_now_ms();
+    t.backstep = t4 - t3;
+    for (int i = 0; i < n_pyr; i++) {
+        char name[64];
+        if (i == 0) snprintf(name, sizeof name, "pyramid.json");
+        else snprintf(name, sizeof name, "pyramid-top%d.json", i + 1);
+        FILE *f = cli_outdir_open(name);
+        if (!f) {
+            rc = cli_die("cannot write %s/%s", o.out, name);
+            goto out;
+        }
+        t.write = cli_now_ms() - t4; /* the write time of the files before this one */
+        write_json(f, &o, m, pyr[i], &lab, &t);
+        if (fclose(f) != 0) {
+            rc = cli_die("cannot write %s/%s", o.out, name);
+            goto out;
+        }
+        if (o.tree) {
+            snprintf(name, sizeof name, i ? "tree-top%d.json" : "tree.json", i + 1);
+            if (!(f = cli_outdir_open(name))) {
+                rc = cli_die("cannot write %s/%s", o.out, name);
+                goto out;
+            }
+            write_tree(f, pyr[i], &lab);
+            if (fclose(f) != 0) {
+                rc = cli_die("cannot write %s/%s", o.out, name);
+                goto out;
+            }
+        }
+    }
+    if ((rc = cli_outdir_commit(o.out))) goto out;
+    t.write = cli_now_ms() - t4;
+    for (int i = 0; i < n_pyr; i++) print_summary(pyr[i], &lab, i);
+    printf("\ntiming: decode %.1f ms, forward %.1f ms, back-step %.3f ms, render %.1f ms, write %.1f ms\n", t.decode,
+           t.forward, t.backstep, t.render, t.write);
+    printf("wrote %s/pyramid.json\n", o.out);
+out:
+    if (rc) cli_outdir_abort();
+    for (int i = 0; i < n_pyr; i++) cfp_pyramid_free(pyr[i]);
+    free(pyr);
+    free_labels(&lab);
+    for (int i = 0; i < MAX_IO; i++) cfp_tensor_free(&in[i]);
+    cfp_model_free(m);
+    cfp_ctx_free(ctx);
+    return rc;
+}
+
+const cli_command cli_cmd_explain = {
+    "explain", "explain a prediction: the Class Feature Pyramid, as pyramid.json",
+    "cfp explain MODEL.onnx (VIDEO | -i IN0.pb [-i IN1.pb]) --out DIR [--class C | --topk K]\n"
+    "            [--theta 0.6] [--depth 3] [--max-children K] [--labels FILE] [--tree] [--no-render]\n"
+    "  Runs the model, then walks back from the class through the graph: the kernels of\n"
+    "  the last layer that carry the class, the kernels of the layer before that feed\n"
+    "  those, and so on for --depth back-steps. A kernel's input channel is kept when its\n"
+    "  pooled weight × pooled activation, min-max scaled over the kernel's inputs, is at\n"
+    "  least --theta. Writes DIR/pyramid.json (and DIR/tree.json with --tree); with\n"
+    "  --topk K also pyramid-top2.json ... for the next classes. DIR appears whole or not\n"
+    "  at all, and a folder cfp did not write is never replaced.\n",
+    cmd_explain};
