@@ -198,9 +198,9 @@ const char *cfp_shape_str(const cfp_tensor *t, char *buf, size_t len);
 /* Read element i of an integer or float tensor as int64 / double. */
 int64_t cfp_tensor_get_i64(const cfp_tensor *t, int64_t i);
 double cfp_tensor_get_f64(const cfp_tensor *t, int64_t i);
-/* Write element i of a tensor of any numeric dtype (the value converted as
- * by a C cast; a float stored to an integer dtype truncates and saturates,
- * NaN gives 0; bool stores v != 0). */
+/* Write element i of a tensor of any numeric dtype, converted as by a C
+ * cast; bool stores v != 0. set_f64 into an integer dtype truncates toward
+ * zero and saturates at the int64 range (NaN gives 0). */
 void cfp_tensor_set_i64(cfp_tensor *t, int64_t i, int64_t v);
 void cfp_tensor_set_f64(cfp_tensor *t, int64_t i, double v);
 

@@ -163,6 +163,24 @@ struct cfp_pyramid {
     } * extra;
     int n_extra;
     cfp_value *arrived; /* the value the walk entered the current node by */
+    /* the walk from (value, axis, channel) is the same for every parent
+     * reading that value: results are memoised, with the pyramid node id of
+     * each kernel once it exists */
+    struct walk_memo {
+        int value, axis;
+        int64_t n;
+        int *start, *count; /* per channel; start -1: not walked yet */
+    } * memos;
+    int n_memos;
+    struct {
+        int node;
+        int64_t channel;
+        int id; /* pyramid node, or -1 */
+    } * pool;
+    int n_pool, cap_pool;
+    /* edge dedupe: the edge of the current parent to each child */
+    int *stamp, *edge_of;
+    int cap_stamp;
 };
 
 static uint64_t kkey(int node, int64_t c) { return ((uint64_t)(uint32_t)node << 32 | (uint64_t)(uint32_t)c) + 1; }
@@ -503,14 +521,22 @@ static int add_node(cfp_pyramid *p, int layer, int64_t channel, int level, int *
 }
 
 static int add_edge(cfp_pyramid *p, int parent, int child, double score, double contribution, int64_t via) {
-    /* edges of one parent are contiguous: only the current parent's run is searched */
-    for (int i = p->n_edges - 1; i >= 0 && p->edges[i].parent == parent; i--)
-        if (p->edges[i].child == child) {
-            cfp_pyramid_edge *e = &p->edges[i];
-            if (score > e->score || (score == e->score && via < e->via_channel))
-                e->score = score, e->contribution = contribution, e->via_channel = via;
-            return CFP_OK;
-        }
+    if (child >= p->cap_stamp) {
+        int cap = p->cap_nodes > child + 1 ? p->cap_nodes : child + 1;
+        int *st = realloc(p->stamp, (size_t)cap * sizeof *st);
+        if (st) p->stamp = st;
+        int *eo = st ? realloc(p->edge_of, (size_t)cap * sizeof *eo) : NULL;
+        if (!st || !eo) return CFP_E_NOMEM;
+        p->edge_of = eo;
+        for (int i = p->cap_stamp; i < cap; i++) p->stamp[i] = -1;
+        p->cap_stamp = cap;
+    }
+    if (p->stamp[child] == parent) {
+        cfp_pyramid_edge *e = &p->edges[p->edge_of[child]];
+        if (score > e->score || (score == e->score && via < e->via_channel))
+            e->score = score, e->contribution = contribution, e->via_channel = via;
+        return CFP_OK;
+    }
     if (p->n_edges == p->cap_edges) {
         int cap = p->cap_edges ? p->cap_edges * 2 : 128;
         cfp_pyramid_edge *ne = realloc(p->edges, (size_t)cap * sizeof *ne);
@@ -518,7 +544,63 @@ static int add_edge(cfp_pyramid *p, int parent, int child, double score, double 
         p->edges = ne;
         p->cap_edges = cap;
     }
+    p->stamp[child] = parent;
+    p->edge_of[child] = p->n_edges;
     p->edges[p->n_edges++] = (cfp_pyramid_edge){parent, child, score, contribution, via};
+    return CFP_OK;
+}
+
+/* Kernels reached from channel c of (value, axis): [*first, *first + *n) in
+ * p->pool, walking the graph only the first time. */
+static int resolve(cfp_pyramid *p, int value, int a, int64_t c, klist *scratch, int *first, int *n, int *hint) {
+    struct walk_memo *w = NULL;
+    if (*hint >= 0 && *hint < p->n_memos && p->memos[*hint].value == value && p->memos[*hint].axis == a)
+        w = &p->memos[*hint];
+    for (int i = 0; i < p->n_memos && !w; i++)
+        if (p->memos[i].value == value && p->memos[i].axis == a) w = &p->memos[*hint = i];
+    if (!w) {
+        cfp_value *v = &p->m->values[value];
+        int64_t C = a >= 0 && a < v->t.ndim ? v->t.dims[a] : 0;
+        struct walk_memo *nm = realloc(p->memos, (size_t)(p->n_memos + 1) * sizeof *nm);
+        if (!nm) return CFP_E_NOMEM;
+        p->memos = nm;
+        w = &p->memos[p->n_memos];
+        w->value = value, w->axis = a, w->n = C;
+        w->start = malloc(((size_t)C + 1) * sizeof *w->start);
+        w->count = calloc((size_t)C + 1, sizeof *w->count);
+        if (!w->start || !w->count) {
+            free(w->start), free(w->count);
+            return CFP_E_NOMEM;
+        }
+        for (int64_t i = 0; i < C; i++) w->start[i] = -1;
+        *hint = p->n_memos++;
+    }
+    if (c < 0 || c >= w->n) {
+        *first = *n = 0;
+        return CFP_OK;
+    }
+    if (w->start[c] < 0) {
+        scratch->n = 0;
+        int rc = walk(p, value, a, c, scratch, 0);
+        if (rc) return rc;
+        if (p->n_pool + scratch->n > p->cap_pool) {
+            int cap = p->cap_pool ? p->cap_pool * 2 : 256;
+            while (cap < p->n_pool + scratch->n) cap *= 2;
+            void *np = realloc(p->pool, (size_t)cap * sizeof *p->pool);
+            if (!np) return CFP_E_NOMEM;
+            p->pool = np;
+            p->cap_pool = cap;
+        }
+        w->start[c] = p->n_pool;
+        w->count[c] = scratch->n;
+        for (int j = 0; j < scratch->n; j++) {
+            p->pool[p->n_pool].node = scratch->k[j].node;
+            p->pool[p->n_pool].channel = scratch->k[j].channel;
+            p->pool[p->n_pool++].id = -1;
+        }
+    }
+    *first = w->start[c];
+    *n = w->count[c];
     return CFP_OK;
 }
 
@@ -703,12 +785,16 @@ int cfp_pyramid_build(cfp_model *m, const cfp_pyramid_params *params, cfp_pyrami
             layer_info *L = &((struct cfp_layer_cache *)m->layer_cache)->layers[lidx];
             cfp_value *x = &m->values[L->in_value];
             int a = L->kind == LAYER_MATMUL ? x->t.ndim - 1 : 1;
+            int hint = -1;
             for (int k = 0; k < n_kids; k++) {
-                found.n = 0;
-                if ((rc = walk(p, L->in_value, a, kids[k].channel, &found, 0))) goto oom;
-                for (int j = 0; j < found.n; j++) {
-                    int before = p->n_nodes, id;
-                    if ((rc = add_node(p, found.k[j].node, found.k[j].channel, d + 1, &id))) goto oom;
+                int first, count;
+                if ((rc = resolve(p, L->in_value, a, kids[k].channel, &found, &first, &count, &hint))) goto oom;
+                for (int j = first; j < first + count; j++) {
+                    int before = p->n_nodes, id = p->pool[j].id;
+                    if (id < 0) {
+                        if ((rc = add_node(p, p->pool[j].node, p->pool[j].channel, d + 1, &id))) goto oom;
+                        p->pool[j].id = id;
+                    }
                     if ((rc = add_edge(p, parent, id, kids[k].score, kids[k].v, kids[k].channel))) goto oom;
                     if (p->n_nodes > before) {
                         if (n_next == cap_next) {
@@ -755,6 +841,11 @@ void cfp_pyramid_free(cfp_pyramid *p) {
     free(p->warnings);
     for (int i = 0; i < p->n_extra; i++) free(p->extra[i].mean);
     free(p->extra);
+    for (int i = 0; i < p->n_memos; i++) free(p->memos[i].start), free(p->memos[i].count);
+    free(p->memos);
+    free(p->pool);
+    free(p->stamp);
+    free(p->edge_of);
     free(p);
 }
 

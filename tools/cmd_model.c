@@ -17,12 +17,16 @@ typedef struct {
     int threads, repeat, warmup;
     int json;
     const char *input_shape;
+    int explain, explain_repeat; /* bench --explain: time the back-step too */
+    cfp_pyramid_params pyr;
 } opts;
 
 static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
     memset(o, 0, sizeof *o);
     o->repeat = 10;
     o->warmup = 2;
+    o->explain_repeat = 100;
+    cfp_pyramid_params_default(&o->pyr);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -51,6 +55,22 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
             o->input_shape = val;
         } else if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--explain") == 0) {
+            o->explain = 1;
+        } else if (strcmp(a, "--explain-repeat") == 0) {
+            NEED_VAL();
+            if (cli_parse_int(cmd, a, val, 1, 1000000, &o->explain_repeat)) return 2;
+        } else if (strcmp(a, "--theta") == 0) {
+            NEED_VAL();
+            double d;
+            if (cli_parse_float(cmd, a, val, 0, 1, &d)) return 2;
+            o->pyr.theta = d;
+        } else if (strcmp(a, "--depth") == 0) {
+            NEED_VAL();
+            if (cli_parse_int(cmd, a, val, 0, 100000, &o->pyr.depth)) return 2;
+        } else if (strcmp(a, "--max-children") == 0) {
+            NEED_VAL();
+            if (cli_parse_int(cmd, a, val, 0, 1 << 30, &o->pyr.max_children)) return 2;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option '%s'", a);
         } else if (!o->model) {
@@ -407,7 +427,56 @@ static int cmd_bench(int argc, char **argv) {
     qsort(times, (size_t)o.repeat, sizeof *times, cmp_double);
     double med = o.repeat % 2 ? times[o.repeat / 2] : 0.5 * (times[o.repeat / 2 - 1] + times[o.repeat / 2]);
     double act_mb = (double)cfp_model_activation_bytes(m) / (1 << 20);
-    if (o.json) {
+    /* the back-step alone (spec §7): one warm-up build computes the pooled
+     * weights, which are kept with the model */
+    double bmed = 0, bmin = 0, bmax = 0;
+    int levels[64] = {0}, n_nodes = 0, n_edges = 0, max_level = 0;
+    if (o.explain) {
+        double *bt = calloc((size_t)o.explain_repeat, sizeof *bt);
+        if (!bt) {
+            rc = cli_die("out of memory");
+            goto out;
+        }
+        for (int i = -1; i < o.explain_repeat; i++) {
+            cfp_pyramid *p;
+            double s = cli_now_ms();
+            if (cfp_pyramid_build(m, &o.pyr, &p)) {
+                free(bt);
+                rc = cli_die("%s", cfp_errmsg(ctx));
+                goto out;
+            }
+            if (i >= 0) bt[i] = cli_now_ms() - s;
+            else {
+                n_nodes = cfp_pyramid_n_nodes(p);
+                n_edges = cfp_pyramid_n_edges(p);
+                for (int k = 0; k < n_nodes; k++) {
+                    int l = cfp_pyramid_node_at(p, k)->level;
+                    if (l < 64) levels[l]++;
+                    if (l > max_level) max_level = l;
+                }
+            }
+            cfp_pyramid_free(p);
+        }
+        qsort(bt, (size_t)o.explain_repeat, sizeof *bt, cmp_double);
+        int r = o.explain_repeat;
+        bmed = r % 2 ? bt[r / 2] : 0.5 * (bt[r / 2 - 1] + bt[r / 2]);
+        bmin = bt[0];
+        bmax = bt[r - 1];
+        free(bt);
+    }
+    if (o.json && o.explain) {
+        printf("{\"model\": ");
+        cli_json_str(stdout, o.model);
+        printf(", \"threads\": %d, \"repeat\": %d, \"warmup\": %d, \"forward_ms_median\": %.3f, \"forward_ms_min\": %.3f, "
+               "\"forward_ms_max\": %.3f, \"load_ms\": %.3f, \"plan_ms\": %.3f, \"activations_mb\": %.1f, "
+               "\"peak_rss_mb\": %.1f, \"backstep_ms_median\": %.4f, \"backstep_ms_min\": %.4f, \"backstep_ms_max\": %.4f, "
+               "\"backstep_repeat\": %d, \"theta\": %g, \"depth\": %d, \"pyramid_nodes\": %d, \"pyramid_edges\": %d, "
+               "\"nodes_per_level\": [",
+               cfp_ctx_threads(ctx), o.repeat, o.warmup, med, times[0], times[o.repeat - 1], load_ms, plan_ms, act_mb,
+               cli_peak_rss_mb(), bmed, bmin, bmax, o.explain_repeat, o.pyr.theta, o.pyr.depth, n_nodes, n_edges);
+        for (int l = 0; l <= max_level && l < 64; l++) printf("%s%d", l ? ", " : "", levels[l]);
+        printf("]}\n");
+    } else if (o.json) {
         printf("{\"model\": ");
         cli_json_str(stdout, o.model);
         printf(", \"threads\": %d, \"repeat\": %d, \"warmup\": %d, \"forward_ms_median\": %.3f, \"forward_ms_min\": %.3f, "
@@ -420,6 +489,13 @@ static int cmd_bench(int argc, char **argv) {
                "load         %.2f ms\nplan         %.2f ms\nactivations  %.1f MB kept\npeak RSS     %.1f MB\n",
                o.model, cfp_ctx_threads(ctx), med, times[0], times[o.repeat - 1], o.repeat, o.warmup, load_ms, plan_ms,
                act_mb, cli_peak_rss_mb());
+        if (o.explain) {
+            printf("back-step    median %.4f ms, min %.4f, max %.4f (%d runs; theta %g, depth %d)\n", bmed, bmin, bmax,
+                   o.explain_repeat, o.pyr.theta, o.pyr.depth);
+            printf("pyramid      %d kernels, %d edges; per level:", n_nodes, n_edges);
+            for (int l = 0; l <= max_level && l < 64; l++) printf(" %d", levels[l]);
+            printf("\n");
+        }
     }
 out:
     free(times);
@@ -447,7 +523,9 @@ const cli_command cli_cmd_run = {"run", "run a model on TensorProto inputs, writ
 
 const cli_command cli_cmd_bench = {"bench", "time the forward pass",
     "cfp bench MODEL.onnx -i IN0.pb [-i IN1.pb ...] [--repeat N] [--warmup N] [--threads N] [--json]\n"
+         "          [--explain [--theta 0.6] [--depth 3] [--max-children K] [--explain-repeat 100]]\n"
          "  Times the forward pass alone (load and planning excluded) over N repeats\n"
          "  (default 10, after 2 warm-up runs); prints median, min, max, load time\n"
-         "  and peak resident memory.\n",
+         "  and peak resident memory. --explain also times the back-step alone (building\n"
+         "  the pyramid from the kept activations; median of --explain-repeat runs).\n",
     cmd_bench};

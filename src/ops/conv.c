@@ -460,6 +460,16 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
 
 /* ---- window attributes (Conv and the pooling operators) ----------------------- */
 
+int cfp_window_auto_pad(cfp_model *m, cfp_node *n, int *auto_pad) {
+    const char *ap = cfp_attr_s(n, "auto_pad", "NOTSET");
+    *auto_pad = cfp_parse_auto_pad(ap);
+    if (*auto_pad < 0)
+        return cfp_node_fail(m, n, CFP_E_INVALID,
+                             "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '%s'",
+                             ap);
+    return CFP_OK;
+}
+
 int cfp_window_attrs_read(cfp_model *m, cfp_node *n, bool kernel_required, cfp_window_attrs *w) {
     w->nk = cfp_attr_ints(n, "kernel_shape", w->k, CFP_MAX_SPATIAL);
     w->ns = cfp_attr_ints(n, "strides", w->s, CFP_MAX_SPATIAL);
@@ -515,12 +525,8 @@ static int conv_prepare(cfp_model *m, cfp_node *n) {
     conv_state *st = calloc(1, sizeof *st);
     if (!st) return cfp_node_fail(m, n, CFP_E_NOMEM, "out of memory");
     n->state = st;
-    const char *ap = cfp_attr_s(n, "auto_pad", "NOTSET");
-    st->auto_pad = cfp_parse_auto_pad(ap);
-    if (st->auto_pad < 0)
-        return cfp_node_fail(m, n, CFP_E_INVALID,
-                             "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '%s'",
-                             ap);
+    int rc = cfp_window_auto_pad(m, n, &st->auto_pad);
+    if (rc) return rc;
     st->group = cfp_attr_i(n, "group", 1);
     if (st->group < 1)
         return cfp_node_fail(m, n, CFP_E_INVALID, "group must be >= 1, got %lld",

@@ -77,6 +77,10 @@ typedef struct cfp_window_attrs {
         pads[2 * CFP_MAX_SPATIAL];
 } cfp_window_attrs;
 
+/* For the operators' prepare: the auto_pad attribute of n as CFP_PAD_*.
+ * Returns CFP_OK or the cfp_node_fail code. */
+int cfp_window_auto_pad(cfp_model *m, cfp_node *n, int *auto_pad);
+
 /* For the operators' prepare: read the four attributes of n into w and check
  * their values (kernel >= 1, strides >= 1, dilations >= 1, pads >= 0; with
  * kernel_required, kernel_shape must be present). Returns CFP_OK or the

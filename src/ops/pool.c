@@ -37,16 +37,11 @@ static int pool_prepare(cfp_model *m, cfp_node *n, int kind) {
     if (!st) return cfp_node_fail(m, n, CFP_E_NOMEM, "out of memory");
     n->state = st;
     st->kind = kind;
-    const char *ap = cfp_attr_s(n, "auto_pad", "NOTSET");
-    st->auto_pad = cfp_parse_auto_pad(ap);
-    if (st->auto_pad < 0)
-        return cfp_node_fail(m, n, CFP_E_INVALID,
-                             "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got '%s'",
-                             ap);
+    int rc = cfp_window_auto_pad(m, n, &st->auto_pad);
+    if (rc) return rc;
     st->ceil_mode = cfp_attr_i(n, "ceil_mode", 0) != 0;
     st->count_include_pad = cfp_attr_i(n, "count_include_pad", 0) != 0;
-    int rc = cfp_window_attrs_read(m, n, true, &st->w);
-    if (rc) return rc;
+    if ((rc = cfp_window_attrs_read(m, n, true, &st->w))) return rc;
     if (kind == POOL_AVG)
         for (int i = 0; i < st->w.nd; i++)
             if (st->w.d[i] != 1)
