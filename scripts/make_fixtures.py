@@ -19,6 +19,11 @@ bugs show up.  Every model is exported twice:
     <name>_bn      TrainingMode.PRESERVE on an eval() model, no constant
                    folding: BatchNormalization nodes kept
 
+Two more architectures exist for the Class Feature Pyramid tests: a narrow
+3D ResNeXt (grouped 3x3x3 bottlenecks, projection shortcuts) and a narrow
+X3D (depth-wise convs, squeeze-excitation, swish, PyTorchVideo-style head
+Transpose -> MatMul -> ReduceMean).
+
 The reference output is PyTorch's float32 output.  Each exported graph is
 also run through a small float64 NumPy interpreter (see `run_onnx`) and
 compared against the PyTorch output, so a fixture is only written if the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 typedef struct {
@@ -165,4 +166,66 @@ TEST(cli_bad_input_one_line) {
     r = cfp("run " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb -o /nonexistent/dir/out.pb");
     CHECK_EQ(r->rc, 1);
     CHECK_EQ(count_lines(r->err), 1);
+}
+
+static int path_exists(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int path_exists(const char *fmt, ...) {
+    char p[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p, sizeof p, fmt, ap);
+    va_end(ap);
+    return access(p, F_OK) == 0;
+}
+
+TEST(cli_explain_writes_pyramid_json) {
+    char out[256];
+    snprintf(out, sizeof out, "%s/explain", tmpd());
+    result *r = cfp("explain " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb --out %s --tree --depth 2", out);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "level 0: 1 kernel in 1 layer; /fc/Gemm:") != NULL);
+    CHECK(strstr(r->out, "back-step") != NULL);
+    char json[1 << 16];
+    char path[512];
+    snprintf(path, sizeof path, "%s/pyramid.json", out);
+    slurp(path, json, sizeof json);
+    static const char *keys[] = {"\"model\"", "\"input\"", "\"class\": {\"index\"", "\"label\"", "\"prob\"",
+                                            "\"params\": {\"theta\": 0.6, \"depth\": 2, \"max_children\": 0}",
+                                            "\"timing_ms\": {\"decode\"", "\"backstep\"", "\"render\"", "\"write\"",
+                                            "\"layers\": [", "\"kernel_shape\"", "\"group\"", "\"in_channels\"",
+                                            "\"out_channels\"", "\"output_shape\"", "\"nodes\": [", "\"pooled_activation\"",
+                                            "\"parents\"", "\"edges\": [", "\"score\"", "\"contribution\""};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (!strstr(json, keys[i])) cfp_test_fail_here(__FILE__, __LINE__, "pyramid.json lacks %s", keys[i]);
+    CHECK(path_exists("%s/tree.json", out));
+    /* a second run replaces the folder cfp wrote */
+    r = cfp("explain " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb --out %s --topk 2", out);
+    CHECK_EQ(r->rc, 0);
+    CHECK(path_exists("%s/pyramid-top2.json", out));
+    CHECK(!path_exists("%s/tree.json", out));
+}
+
+TEST(cli_explain_never_leaves_half_a_folder) {
+    char out[256];
+    /* a folder cfp did not write is refused, and left as it was */
+    snprintf(out, sizeof out, "%s/mine", tmpd());
+    CHECK_EQ(mkdir(out, 0755), 0);
+    result *r = cfp("explain " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb --out %s", out);
+    CHECK_EQ(r->rc, 1);
+    CHECK(strstr(r->err, "was not written by cfp") != NULL);
+    CHECK(!path_exists("%s/pyramid.json", out));
+    /* bad input: non-zero exit, one line, no output folder, no temporary */
+    snprintf(out, sizeof out, "%s/bad", tmpd());
+    r = cfp("explain " FX "/model.onnx -i tests/fixtures/s3d_bn/test_data_set_0/input_0.pb --out %s", out);
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(count_lines(r->err), 1);
+    CHECK(!path_exists("%s", out));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls %s | grep -q cfp-tmp", tmpd());
+    CHECK(system(cmd) != 0);
+    /* an out-of-range class is refused */
+    r = cfp("explain " FX "/model.onnx -i " FX "/test_data_set_0/input_0.pb --out %s --class 99", out);
+    CHECK_EQ(r->rc, 1);
+    CHECK(strstr(r->err, "out of range") != NULL);
+    CHECK(!path_exists("%s", out));
 }

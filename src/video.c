@@ -1,0 +1,803 @@
+/* Video decoding and clip sampling with FFmpeg (libavformat, libavcodec,
+ * libswscale). A file is demuxed and decoded from the keyframe before the
+ * requested window (never from the start unless the window is there); a folder
+ * of frames decodes only the images it needs. Frames are picked by timestamp
+ * (see cfp_sampling in cfp_video.h), rotated as the container says, and kept
+ * both as decoded (for the model's resize, done from YUV exactly like the
+ * ffmpeg CLI) and as full-resolution RGB24. */
+#include "video_internal.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/display.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+#include <libswscale/swscale.h>
+
+#define FOLDER_FPS 25.0
+#define MAX_FRAMES 100000 /* T */
+
+struct cfp_video {
+    cfp_ctx *ctx;
+    char *path;
+    cfp_video_info info;
+    char codec[32], pix_fmt[32];
+    /* a file */
+    AVFormatContext *fmt;
+    AVCodecContext *dec;
+    AVStream *st;
+    AVPacket *pkt;
+    AVFrame *frame;
+    double tb;         /* seconds per stream time-base tick */
+    int64_t start_pts; /* timestamp of time 0 */
+    /* a folder or pattern */
+    char **files;
+    int n_files;
+};
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static void quiet_ffmpeg(void) {
+    const char *e = getenv("CFP_FFMPEG_LOG");
+    if (!e || !*e || strcmp(e, "0") == 0) av_log_set_level(AV_LOG_QUIET);
+}
+
+static int av_fail(cfp_ctx *ctx, const char *path, int err, const char *what) {
+    char buf[AV_ERROR_MAX_STRING_SIZE];
+    av_strerror(err, buf, sizeof buf);
+    int code = err == AVERROR(ENOMEM) ? CFP_E_NOMEM
+               : err == AVERROR_INVALIDDATA || err == AVERROR_EOF ? CFP_E_PARSE
+               : err == AVERROR_DECODER_NOT_FOUND || err == AVERROR_DEMUXER_NOT_FOUND ? CFP_E_UNSUPPORTED
+                                                                                      : CFP_E_IO;
+    if (err == AVERROR_INVALIDDATA && strcmp(what, "open") == 0)
+        return cfp_seterr(ctx, CFP_E_PARSE, "%s: not a video FFmpeg can read (%s)", path, buf);
+    return cfp_seterr(ctx, code, "%s: %s: %s", path, what, buf);
+}
+
+/* ---- scaling, exactly as ffmpeg's scale filter (libavfilter/vf_scale.c, 5.1) ---- */
+
+void cfp_scaler_free(cfp_scaler *sc) {
+    sws_freeContext(sc->sws);
+    sc->sws = NULL;
+}
+
+int cfp_frame_to_rgb(cfp_ctx *ctx, cfp_scaler *sc, const AVFrame *f, int dw, int dh, uint8_t *dst) {
+    int key[8] = {f->format, f->width, f->height, dw, dh, f->colorspace, f->color_range, 1};
+    if (!sc->sws || memcmp(key, sc->key, sizeof key)) {
+        cfp_scaler_free(sc);
+        if (!sws_isSupportedInput(f->format))
+            return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "pixel format %s cannot be converted",
+                              av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?");
+        struct SwsContext *s = sws_alloc_context();
+        if (!s) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+        av_opt_set_int(s, "srcw", f->width, 0);
+        av_opt_set_int(s, "srch", f->height, 0);
+        av_opt_set_int(s, "src_format", f->format, 0);
+        av_opt_set_int(s, "dstw", dw, 0);
+        av_opt_set_int(s, "dsth", dh, 0);
+        av_opt_set_int(s, "dst_format", AV_PIX_FMT_RGB24, 0);
+        av_opt_set_int(s, "sws_flags", SWS_BILINEAR, 0);
+        /* vf_scale: MPEG-2 chroma siting for yuv420p (only that format in 5.1) */
+        av_opt_set_int(s, "src_h_chr_pos", -513, 0);
+        av_opt_set_int(s, "src_v_chr_pos", f->format == AV_PIX_FMT_YUV420P ? 128 : -513, 0);
+        if (sws_init_context(s, NULL, NULL) < 0) {
+            sws_freeContext(s);
+            return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "cannot convert %s %dx%d to rgb24 %dx%d",
+                              av_get_pix_fmt_name(f->format), f->width, f->height, dw, dh);
+        }
+        /* vf_scale's in_color_matrix "auto": the frame's matrix, BT.601 when unknown */
+        int *inv, *table, in_full, out_full, bri, con, sat;
+        sws_getColorspaceDetails(s, &inv, &in_full, &table, &out_full, &bri, &con, &sat);
+        int cs = f->colorspace;
+        if (cs < 1 || cs > 10 || cs == 8) cs = AVCOL_SPC_BT470BG;
+        const int *coef = sws_getCoefficients(cs);
+        if (f->color_range != AVCOL_RANGE_UNSPECIFIED) in_full = f->color_range == AVCOL_RANGE_JPEG;
+        sws_setColorspaceDetails(s, coef, in_full, coef, out_full, bri, con, sat);
+        sc->sws = s;
+        memcpy(sc->key, key, sizeof key);
+    }
+    uint8_t *dd[4] = {dst, NULL, NULL, NULL};
+    int dl[4] = {3 * dw, 0, 0, 0};
+    int h = sws_scale(sc->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dd, dl);
+    if (h != dh) return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "libswscale failed to convert a frame");
+    return 0;
+}
+
+/* ---- rotation --------------------------------------------------------------------- */
+
+/* Formats whose planes can be rotated element by element, like vf_transpose:
+ * no palette or bitstream, same chroma subsampling in x and y. */
+static int rotatable(int format) {
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(format);
+    if (!d || (d->flags & (AV_PIX_FMT_FLAG_PAL | AV_PIX_FMT_FLAG_BITSTREAM | AV_PIX_FMT_FLAG_HWACCEL))) return 0;
+    if (d->log2_chroma_w != d->log2_chroma_h) return 0;
+    for (int c = 0; c < d->nb_components; c++)
+        for (int k = 0; k < d->nb_components; k++)
+            if (d->comp[c].plane == d->comp[k].plane && d->comp[c].step != d->comp[k].step) return 0;
+    return 1;
+}
+
+/* Rotate clockwise by deg (90/180/270), as ffmpeg's autorotate does
+ * (transpose=clock, hflip+vflip, transpose=cclock). */
+static AVFrame *rotate_frame(const AVFrame *in, int deg) {
+    const AVPixFmtDescriptor *d = av_pix_fmt_desc_get(in->format);
+    AVFrame *out = av_frame_alloc();
+    if (!out) return NULL;
+    out->format = in->format;
+    out->width = deg == 180 ? in->width : in->height;
+    out->height = deg == 180 ? in->height : in->width;
+    if (av_frame_get_buffer(out, 0) < 0 || av_frame_copy_props(out, in) < 0) {
+        av_frame_free(&out);
+        return NULL;
+    }
+    int n_planes = av_pix_fmt_count_planes(in->format);
+    for (int p = 0; p < n_planes; p++) {
+        int es = 1;
+        for (int c = 0; c < d->nb_components; c++)
+            if (d->comp[c].plane == p) es = d->comp[c].step;
+        int sub = (p == 1 || p == 2) ? d->log2_chroma_w : 0;
+        int iw = AV_CEIL_RSHIFT(in->width, sub), ih = AV_CEIL_RSHIFT(in->height, sub);
+        int ow = deg == 180 ? iw : ih, oh = deg == 180 ? ih : iw;
+        for (int r = 0; r < oh; r++) {
+            uint8_t *o = out->data[p] + (ptrdiff_t)r * out->linesize[p];
+            for (int c = 0; c < ow; c++) {
+                int sr, scol;
+                if (deg == 90) sr = ih - 1 - c, scol = r;
+                else if (deg == 270) sr = c, scol = iw - 1 - r;
+                else sr = ih - 1 - r, scol = iw - 1 - c;
+                memcpy(o + (ptrdiff_t)c * es, in->data[p] + (ptrdiff_t)sr * in->linesize[p] + (ptrdiff_t)scol * es,
+                       (size_t)es);
+            }
+        }
+    }
+    return out;
+}
+
+/* The frame as shown: rotated; formats that cannot be rotated in place go
+ * through RGB24 first. Returns a new reference. */
+static AVFrame *shown_frame(cfp_ctx *ctx, cfp_scaler *sc, const AVFrame *f, int rotation) {
+    if (!rotation) return av_frame_clone(f);
+    if (rotatable(f->format)) return rotate_frame(f, rotation);
+    AVFrame *rgb = av_frame_alloc();
+    if (!rgb) return NULL;
+    rgb->format = AV_PIX_FMT_RGB24;
+    rgb->width = f->width;
+    rgb->height = f->height;
+    AVFrame *out = NULL;
+    if (av_frame_get_buffer(rgb, 1) >= 0 && rgb->linesize[0] == 3 * f->width &&
+        !cfp_frame_to_rgb(ctx, sc, f, f->width, f->height, rgb->data[0]))
+        out = rotate_frame(rgb, rotation);
+    av_frame_free(&rgb);
+    return out;
+}
+
+/* ---- opening ----------------------------------------------------------------------- */
+
+static int is_image_name(const char *name) {
+    static const char *ext[] = {"jpg", "jpeg", "png", "bmp", "ppm", "pgm", "tif", "tiff", "webp"};
+    const char *dot = strrchr(name, '.');
+    if (!dot || name[0] == '.') return 0;
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++)
+        if (strcasecmp(dot + 1, ext[i]) == 0) return 1;
+    return 0;
+}
+
+/* natural order: digit runs compare as numbers */
+static int natural_cmp(const void *pa, const void *pb) {
+    const char *a = *(const char *const *)pa, *b = *(const char *const *)pb;
+    while (*a && *b) {
+        if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
+            while (*a == '0' && isdigit((unsigned char)a[1])) a++;
+            while (*b == '0' && isdigit((unsigned char)b[1])) b++;
+            size_t la = 0, lb = 0;
+            while (isdigit((unsigned char)a[la])) la++;
+            while (isdigit((unsigned char)b[lb])) lb++;
+            if (la != lb) return la < lb ? -1 : 1;
+            int c = strncmp(a, b, la);
+            if (c) return c;
+            a += la, b += lb;
+        } else {
+            if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++, b++;
+        }
+    }
+    return *a ? 1 : *b ? -1 : strcmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+static int add_file(cfp_video *v, int *cap, char *name) {
+    if (!name) return -1;
+    if (v->n_files == *cap) {
+        int nc = *cap ? *cap * 2 : 64;
+        char **nf = realloc(v->files, (size_t)nc * sizeof *nf);
+        if (!nf) {
+            free(name);
+            return -1;
+        }
+        v->files = nf;
+        *cap = nc;
+    }
+    v->files[v->n_files++] = name;
+    return 0;
+}
+
+static char *join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *s = malloc(a + b + 2);
+    if (!s) return NULL;
+    memcpy(s, dir, a);
+    s[a] = '/';
+    memcpy(s + a + 1, name, b + 1);
+    return s;
+}
+
+static int list_folder(cfp_video *v) {
+    DIR *d = opendir(v->path);
+    if (!d) return cfp_seterr(v->ctx, CFP_E_IO, "%s: %s", v->path, strerror(errno));
+    int cap = 0;
+    char **names = NULL;
+    int n = 0, ncap = 0, rc = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!is_image_name(e->d_name)) continue;
+        if (n == ncap) {
+            ncap = ncap ? ncap * 2 : 64;
+            char **nn = realloc(names, (size_t)ncap * sizeof *nn);
+            if (!nn) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+        }
+        if (!(names[n] = cfp_strdup(e->d_name))) {
+            rc = -1;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (!rc) {
+        qsort(names, (size_t)n, sizeof *names, natural_cmp);
+        for (int i = 0; i < n && !rc; i++) rc = add_file(v, &cap, join(v->path, names[i]));
+    }
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    if (rc) return cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
+    if (!v->n_files)
+        return cfp_seterr(v->ctx, CFP_E_ARG, "%s: a folder with no images (jpg, png, bmp, ppm, tif, webp)", v->path);
+    return 0;
+}
+
+/* "dir/%05d.jpg": exactly one %d / %0Nd field; %% allowed. */
+static int pattern_ok(const char *p) {
+    int fields = 0;
+    for (const char *q = p; *q; q++) {
+        if (*q != '%') continue;
+        if (q[1] == '%') {
+            q++;
+            continue;
+        }
+        q++;
+        if (*q == '0') q++;
+        int digits = 0;
+        while (isdigit((unsigned char)*q)) q++, digits++;
+        if (digits > 2 || *q != 'd') return 0;
+        fields++;
+    }
+    return fields == 1;
+}
+
+static int list_pattern(cfp_video *v) {
+    if (!pattern_ok(v->path))
+        return cfp_seterr(v->ctx, CFP_E_ARG, "%s: a frame pattern needs exactly one %%d or %%0Nd field", v->path);
+    char buf[4096];
+    struct stat sb;
+    int first = -1;
+    for (int i = 0; i <= 4 && first < 0; i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        snprintf(buf, sizeof buf, v->path, i);
+#pragma GCC diagnostic pop
+        if (stat(buf, &sb) == 0) first = i;
+    }
+    if (first < 0) return cfp_seterr(v->ctx, CFP_E_IO, "%s: no file matches the pattern (tried numbers 0 to 4)", v->path);
+    int cap = 0;
+    for (int i = first; i < first + 10000000; i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+        int k = snprintf(buf, sizeof buf, v->path, i);
+#pragma GCC diagnostic pop
+        if (k < 0 || (size_t)k >= sizeof buf || stat(buf, &sb) != 0) break;
+        if (add_file(v, &cap, cfp_strdup(buf))) return cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+/* Decode the single image in file into a new frame. */
+static int decode_image(cfp_video *v, const char *file, AVFrame **out) {
+    AVFormatContext *f = NULL;
+    AVCodecContext *dec = NULL;
+    AVPacket *pkt = av_packet_alloc();
+    AVFrame *fr = av_frame_alloc();
+    int ret, rc = 0;
+    *out = NULL;
+    if (!pkt || !fr) {
+        rc = cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
+        goto done;
+    }
+    if ((ret = avformat_open_input(&f, file, NULL, NULL)) < 0) {
+        rc = av_fail(v->ctx, file, ret, "open");
+        goto done;
+    }
+    const AVCodec *codec = NULL;
+    int si = av_find_best_stream(f, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (si < 0 || !codec) {
+        rc = cfp_seterr(v->ctx, CFP_E_PARSE, "%s: not an image FFmpeg can decode", file);
+        goto done;
+    }
+    if (!(dec = avcodec_alloc_context3(codec)) || avcodec_parameters_to_context(dec, f->streams[si]->codecpar) < 0 ||
+        avcodec_open2(dec, codec, NULL) < 0) {
+        rc = cfp_seterr(v->ctx, CFP_E_UNSUPPORTED, "%s: cannot open the %s decoder", file, codec->name);
+        goto done;
+    }
+    snprintf(v->codec, sizeof v->codec, "%s", codec->name);
+    int got = 0;
+    while (!got && (ret = av_read_frame(f, pkt)) >= 0) {
+        if (pkt->stream_index == si && avcodec_send_packet(dec, pkt) >= 0) got = avcodec_receive_frame(dec, fr) == 0;
+        av_packet_unref(pkt);
+    }
+    if (!got && avcodec_send_packet(dec, NULL) >= 0) got = avcodec_receive_frame(dec, fr) == 0;
+    if (!got) {
+        rc = cfp_seterr(v->ctx, CFP_E_PARSE, "%s: no image could be decoded", file);
+        goto done;
+    }
+    *out = fr;
+    fr = NULL;
+done:
+    av_frame_free(&fr);
+    av_packet_free(&pkt);
+    avcodec_free_context(&dec);
+    avformat_close_input(&f);
+    return rc;
+}
+
+static int open_frames(cfp_video *v, int is_dir) {
+    int rc = is_dir ? list_folder(v) : list_pattern(v);
+    if (rc) return rc;
+    AVFrame *f;
+    if ((rc = decode_image(v, v->files[0], &f))) return rc;
+    v->info.width = f->width;
+    v->info.height = f->height;
+    snprintf(v->pix_fmt, sizeof v->pix_fmt, "%s", av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?");
+    av_frame_free(&f);
+    v->info.fps = FOLDER_FPS;
+    v->info.n_frames = v->n_files;
+    v->info.duration = v->n_files / FOLDER_FPS;
+    v->info.format = "frames";
+    return 0;
+}
+
+static int open_file(cfp_video *v) {
+    int ret;
+    const char *path = v->path;
+    if ((ret = avformat_open_input(&v->fmt, path, NULL, NULL)) < 0) return av_fail(v->ctx, path, ret, "open");
+    if ((ret = avformat_find_stream_info(v->fmt, NULL)) < 0) return av_fail(v->ctx, path, ret, "reading stream info");
+    const AVCodec *codec = NULL;
+    int si = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+    if (si == AVERROR_DECODER_NOT_FOUND)
+        return cfp_seterr(v->ctx, CFP_E_UNSUPPORTED, "%s: no decoder for its video codec (%s)", path,
+                          avcodec_get_name(v->fmt->streams[av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0)]
+                                               ->codecpar->codec_id));
+    if (si < 0 || !codec) return cfp_seterr(v->ctx, CFP_E_PARSE, "%s: no video stream", path);
+    v->st = v->fmt->streams[si];
+    for (unsigned i = 0; i < v->fmt->nb_streams; i++)
+        if ((int)i != si) v->fmt->streams[i]->discard = AVDISCARD_ALL;
+    if (!(v->dec = avcodec_alloc_context3(codec))) return cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
+    if ((ret = avcodec_parameters_to_context(v->dec, v->st->codecpar)) < 0) return av_fail(v->ctx, path, ret, "decoder");
+    v->dec->thread_count = 0; /* one per core */
+    v->dec->pkt_timebase = v->st->time_base;
+    if ((ret = avcodec_open2(v->dec, codec, NULL)) < 0) return av_fail(v->ctx, path, ret, "opening the decoder");
+    if (!(v->pkt = av_packet_alloc()) || !(v->frame = av_frame_alloc()))
+        return cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
+    snprintf(v->codec, sizeof v->codec, "%s", codec->name);
+    const char *pf = av_get_pix_fmt_name(v->dec->pix_fmt);
+    snprintf(v->pix_fmt, sizeof v->pix_fmt, "%s", pf ? pf : "?");
+    v->tb = av_q2d(v->st->time_base);
+    v->start_pts = v->st->start_time != AV_NOPTS_VALUE ? v->st->start_time : 0;
+
+    AVRational fr = v->st->avg_frame_rate;
+    if (fr.num <= 0 || fr.den <= 0) fr = v->st->r_frame_rate;
+    double fps = fr.num > 0 && fr.den > 0 ? av_q2d(fr) : 0;
+    v->info.fps = fps > 0 && fps < 1000 ? fps : 25;
+    if (v->st->duration != AV_NOPTS_VALUE && v->st->duration > 0) v->info.duration = v->st->duration * v->tb;
+    else if (v->fmt->duration > 0) v->info.duration = v->fmt->duration / (double)AV_TIME_BASE;
+    v->info.n_frames = v->st->nb_frames > 0 ? v->st->nb_frames : (int64_t)llround(v->info.duration * v->info.fps);
+    v->info.format = v->fmt->iformat->name;
+
+    size_t sd_size = 0;
+    const uint8_t *sd = av_stream_get_side_data(v->st, AV_PKT_DATA_DISPLAYMATRIX, &sd_size);
+    if (sd && sd_size >= 9 * sizeof(int32_t)) {
+        double theta = -round(av_display_rotation_get((const int32_t *)sd));
+        if (isfinite(theta)) {
+            theta -= 360 * floor(theta / 360 + 0.9 / 360);
+            if (fabs(theta - 90) < 1) v->info.rotation = 90;
+            else if (fabs(theta - 180) < 1) v->info.rotation = 180;
+            else if (fabs(theta - 270) < 1) v->info.rotation = 270;
+        }
+    }
+    int w = v->st->codecpar->width, h = v->st->codecpar->height;
+    if (w <= 0 || h <= 0) return cfp_seterr(v->ctx, CFP_E_PARSE, "%s: the video stream has no frame size", path);
+    v->info.width = v->info.rotation % 180 ? h : w;
+    v->info.height = v->info.rotation % 180 ? w : h;
+    return 0;
+}
+
+int cfp_video_open(cfp_ctx *ctx, const char *path, cfp_video **out) {
+    *out = NULL;
+    if (!path || !*path) return cfp_seterr(ctx, CFP_E_ARG, "no video given");
+    pthread_once(&log_once, quiet_ffmpeg);
+    cfp_video *v = calloc(1, sizeof *v);
+    if (!v || !(v->path = cfp_strdup(path))) {
+        free(v);
+        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    }
+    v->ctx = ctx;
+    struct stat sb;
+    int rc;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) rc = open_frames(v, 1);
+    else if (strchr(path, '%') && stat(path, &sb) != 0) rc = open_frames(v, 0);
+    else if (stat(path, &sb) != 0) rc = cfp_seterr(ctx, CFP_E_IO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode)) rc = cfp_seterr(ctx, CFP_E_IO, "%s: not a regular file", path);
+    else if (sb.st_size == 0) rc = cfp_seterr(ctx, CFP_E_PARSE, "%s: empty file", path);
+    else rc = open_file(v);
+    if (rc) {
+        cfp_video_close(v);
+        return rc;
+    }
+    v->info.codec = v->codec;
+    v->info.pix_fmt = v->pix_fmt;
+    *out = v;
+    return 0;
+}
+
+const cfp_video_info *cfp_video_get_info(const cfp_video *v) { return &v->info; }
+
+void cfp_video_close(cfp_video *v) {
+    if (!v) return;
+    av_frame_free(&v->frame);
+    av_packet_free(&v->pkt);
+    avcodec_free_context(&v->dec);
+    avformat_close_input(&v->fmt);
+    for (int i = 0; i < v->n_files; i++) free(v->files[i]);
+    free(v->files);
+    free(v->path);
+    free(v);
+}
+
+/* ---- the clip ----------------------------------------------------------------------- */
+
+void cfp_sampling_init(cfp_sampling *s) {
+    memset(s, 0, sizeof *s);
+    s->start_frame = -1;
+    s->frames = 16;
+    s->stride = 1;
+}
+
+void cfp_clip_free(cfp_clip *c) {
+    if (!c) return;
+    for (int i = 0; i < c->n_uniq; i++) {
+        av_frame_free(&c->uniq[i]);
+        free(c->rgb[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        cfp_tensor_free(&c->tensors[i]);
+        free(c->tensor_frames[i]);
+    }
+    cfp_scaler_free(&c->scaler);
+    free(c->uniq);
+    free(c->rgb);
+    free(c->map);
+    free(c->time);
+    free(c->index);
+    free(c);
+}
+
+static cfp_clip *clip_new(int n) {
+    cfp_clip *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->n = n;
+    c->uniq = calloc((size_t)n, sizeof *c->uniq);
+    c->rgb = calloc((size_t)n, sizeof *c->rgb);
+    c->map = calloc((size_t)n, sizeof *c->map);
+    c->time = calloc((size_t)n, sizeof *c->time);
+    c->index = calloc((size_t)n, sizeof *c->index);
+    if (!c->uniq || !c->rgb || !c->map || !c->time || !c->index) {
+        cfp_clip_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Sampling state over decoded frames in presentation order. */
+typedef struct {
+    cfp_video *v;
+    cfp_clip *c;
+    const double *targets;
+    int T, cur;
+    double half;      /* half a frame: a frame "shows" at a target within this */
+    AVFrame *held;    /* the latest frame not yet known to be past the next target */
+    double held_t;
+    int held_uniq;    /* its slot in c->uniq once assigned, else -1 */
+    int n_seen;
+    int landed_late;  /* the first frame after a seek was already past the target */
+} sampler;
+
+static int assign(sampler *s, const AVFrame *f, double t, int *slot) {
+    cfp_clip *c = s->c;
+    if (*slot < 0) {
+        AVFrame *shown = shown_frame(s->v->ctx, &c->scaler, f, s->v->info.rotation);
+        if (!shown) return cfp_seterr(s->v->ctx, CFP_E_NOMEM, "out of memory");
+        *slot = c->n_uniq;
+        c->uniq[c->n_uniq++] = shown;
+    }
+    c->map[s->cur] = *slot;
+    c->time[s->cur] = t;
+    c->index[s->cur] = (int64_t)llround(t * s->v->info.fps);
+    s->cur++;
+    return 0;
+}
+
+/* One decoded frame at time t: every target it is past gets the held frame. */
+static int on_frame(sampler *s, AVFrame *f, double t, int after_seek) {
+    s->n_seen++;
+    while (s->cur < s->T && t > s->targets[s->cur] + s->half) {
+        if (!s->held) {
+            if (after_seek) {
+                s->landed_late = 1;
+                return 0;
+            }
+            int slot = -1; /* the target is before the first frame: the first frame shows */
+            if (assign(s, f, t, &slot)) return -1;
+            if (!(s->held = av_frame_clone(f))) return cfp_seterr(s->v->ctx, CFP_E_NOMEM, "out of memory");
+            s->held_t = t;
+            s->held_uniq = slot;
+            continue;
+        }
+        if (assign(s, s->held, s->held_t, &s->held_uniq)) return -1;
+    }
+    if (s->cur == s->T) return 0;
+    av_frame_free(&s->held);
+    if (!(s->held = av_frame_clone(f))) return cfp_seterr(s->v->ctx, CFP_E_NOMEM, "out of memory");
+    s->held_t = t;
+    s->held_uniq = -1;
+    return 0;
+}
+
+static double frame_time(cfp_video *v, const AVFrame *f, double prev) {
+    int64_t ts = f->best_effort_timestamp;
+    if (ts == AV_NOPTS_VALUE) return prev + 1.0 / v->info.fps;
+    return (double)(ts - v->start_pts) * v->tb;
+}
+
+static int seek_to(cfp_video *v, double t) {
+    int64_t ts = v->start_pts + (int64_t)floor(t / v->tb);
+    if (t <= 0) ts = v->start_pts;
+    int ret = av_seek_frame(v->fmt, v->st->index, ts, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0 && t <= 0) ret = avformat_seek_file(v->fmt, -1, INT64_MIN, 0, 0, 0);
+    avcodec_flush_buffers(v->dec);
+    return ret;
+}
+
+/* Whether seeking to t skips frames: a keyframe after `now` and not after t. */
+static int seek_pays(cfp_video *v, double now, double t) {
+    if (t - now < 4.0 / v->info.fps + 0.25) return 0;
+    if (avformat_index_get_entries_count(v->st) > 0) {
+        const AVIndexEntry *e = avformat_index_get_entry_from_timestamp(
+            v->st, v->start_pts + (int64_t)floor(t / v->tb), AVSEEK_FLAG_BACKWARD);
+        return e && (e->timestamp - v->start_pts) * v->tb > now + 1e-6;
+    }
+    return t - now > 10;
+}
+
+static int sample_file(cfp_video *v, const double *targets, int T, cfp_clip *c) {
+    sampler s = {.v = v, .c = c, .targets = targets, .T = T, .half = 0.5 / v->info.fps, .held_uniq = -1};
+    cfp_ctx *ctx = v->ctx;
+    const double margin = 3.0 / v->info.fps; /* B-frames can show before their keyframe's dts */
+    double back = margin;                    /* how far before the target to seek */
+    int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0;
+    double last_t = -1e300;
+    /* always seek: it also rewinds after a previous call */
+    after_seek = targets[0] > margin;
+    int sought = after_seek;
+    if (seek_to(v, after_seek ? targets[0] - back : 0) < 0 && after_seek) {
+        after_seek = sought = 0;
+        seek_to(v, 0);
+    }
+again:
+    while (s.cur < T) {
+        if (!draining) {
+            ret = av_read_frame(v->fmt, v->pkt);
+            if (ret == AVERROR(EAGAIN)) continue;
+            if (ret < 0) {
+                if (ret != AVERROR_EOF && ret != AVERROR(EIO) && ret != AVERROR_INVALIDDATA) {
+                    rc = av_fail(ctx, v->path, ret, "reading");
+                    break;
+                }
+                draining = 1;
+                avcodec_send_packet(v->dec, NULL);
+            } else if (v->pkt->stream_index != v->st->index) {
+                av_packet_unref(v->pkt);
+                continue;
+            } else {
+                /* before the window, skip frames nothing refers to (about half of an H.264 GOP) */
+                int64_t pts = v->pkt->pts != AV_NOPTS_VALUE ? v->pkt->pts : v->pkt->dts;
+                double pt = pts != AV_NOPTS_VALUE ? (pts - v->start_pts) * v->tb : 1e300;
+                v->dec->skip_frame = pt < targets[s.cur] - (0.25 + 4 * margin) ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+                ret = avcodec_send_packet(v->dec, v->pkt);
+                av_packet_unref(v->pkt);
+                if (ret == AVERROR_INVALIDDATA) n_bad++; /* corrupt data is skipped, as ffmpeg does */
+                else if (ret < 0 && ret != AVERROR(EAGAIN)) {
+                    rc = av_fail(ctx, v->path, ret, "decoding");
+                    break;
+                }
+            }
+        }
+        int got_any = 0;
+        while ((ret = avcodec_receive_frame(v->dec, v->frame)) == 0) {
+            got_any = 1;
+            double t = frame_time(v, v->frame, last_t);
+            last_t = t;
+            rc = on_frame(&s, v->frame, t, after_seek);
+            av_frame_unref(v->frame);
+            if (rc) break;
+            if (s.landed_late) break;
+            after_seek = 0;
+            if (s.cur == T) break;
+        }
+        if (rc || s.cur == T) break;
+        if (s.landed_late) {
+            /* the keyframe found was after the target: seek further back */
+            s.landed_late = 0;
+            back = back * 4 + 1;
+            double to = targets[s.cur] - back;
+            after_seek = to > 0;
+            seek_to(v, after_seek ? to : 0);
+            draining = 0;
+            continue;
+        }
+        if (ret == AVERROR_EOF) break;
+        if (ret < 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_INVALIDDATA) {
+            rc = av_fail(ctx, v->path, ret, "decoding");
+            break;
+        }
+        if (ret == AVERROR_INVALIDDATA) n_bad++;
+        if (draining && !got_any && ret != AVERROR(EAGAIN)) break;
+        /* a far-away next target (uniform sampling, big strides): seek if a keyframe is in between */
+        if (!draining && got_any && s.held && s.cur < T && seek_pays(v, s.held_t, targets[s.cur] - margin)) {
+            if (seek_to(v, targets[s.cur] - margin) >= 0) {
+                /* the held frame stays the candidate until a later one arrives */
+                after_seek = 0;
+            }
+        }
+    }
+    if (!rc && s.cur < T && !s.held && s.n_seen == 0 && sought && !restarted) {
+        /* nothing after the seek point: is the window past the end, or is the video empty? */
+        restarted = 1;
+        after_seek = draining = 0;
+        seek_to(v, 0);
+        goto again;
+    }
+    if (!rc && s.cur < T) {
+        if (!s.held) {
+            rc = s.n_seen ? cfp_seterr(ctx, CFP_E_ARG, "%s: no frame at or after %.3f s", v->path, targets[s.cur])
+                          : cfp_seterr(ctx, CFP_E_PARSE, "%s: no video frame could be decoded%s", v->path,
+                                       n_bad ? " (corrupt data)" : "");
+        } else if (s.cur == 0 && targets[0] > s.held_t + s.half) {
+            rc = cfp_seterr(ctx, CFP_E_ARG, "%s: the clip starts at %.3f s, after the last frame (%.3f s)", v->path,
+                            targets[0], s.held_t);
+        } else {
+            while (s.cur < T) {
+                if (targets[s.cur] > s.held_t + s.half) c->n_repeated++;
+                if ((rc = assign(&s, s.held, s.held_t, &s.held_uniq))) break;
+            }
+        }
+    }
+    av_frame_free(&s.held);
+    av_frame_unref(v->frame);
+    return rc;
+}
+
+static int sample_frames(cfp_video *v, const double *targets, int T, cfp_clip *c) {
+    int64_t last = -1;
+    for (int i = 0; i < T; i++) {
+        int64_t k = (int64_t)floor(targets[i] * FOLDER_FPS + 0.5);
+        if (k < 0) k = 0;
+        if (i == 0 && k >= v->n_files)
+            return cfp_seterr(v->ctx, CFP_E_ARG, "%s: the clip starts at frame %lld, after the last frame (%d)", v->path,
+                              (long long)k, v->n_files - 1);
+        if (k >= v->n_files) {
+            k = v->n_files - 1;
+            c->n_repeated++;
+        }
+        if (k != last) {
+            AVFrame *f;
+            int rc = decode_image(v, v->files[k], &f);
+            if (rc) return rc;
+            if (c->n_uniq && (f->width != c->uniq[0]->width || f->height != c->uniq[0]->height)) {
+                rc = cfp_seterr(v->ctx, CFP_E_SHAPE, "%s: %dx%d, but the first frame is %dx%d", v->files[k], f->width,
+                                f->height, c->uniq[0]->width, c->uniq[0]->height);
+                av_frame_free(&f);
+                return rc;
+            }
+            c->uniq[c->n_uniq++] = f;
+            last = k;
+        }
+        c->map[i] = c->n_uniq - 1;
+        c->time[i] = k / FOLDER_FPS;
+        c->index[i] = k;
+    }
+    return 0;
+}
+
+int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out) {
+    cfp_ctx *ctx = v->ctx;
+    *out = NULL;
+    if (s->frames < 1 || s->frames > MAX_FRAMES)
+        return cfp_seterr(ctx, CFP_E_ARG, "clip length %d is not in 1..%d", s->frames, MAX_FRAMES);
+    if (s->stride < 1 || s->stride > 100000) return cfp_seterr(ctx, CFP_E_ARG, "frame stride %d is not in 1..100000", s->stride);
+    if (!(s->start >= 0 && s->start < 1e9)) return cfp_seterr(ctx, CFP_E_ARG, "start %g s is not a valid time", s->start);
+    const int T = s->frames;
+    const double fps = v->info.fps;
+    double *targets = malloc((size_t)T * sizeof *targets);
+    cfp_clip *c = clip_new(T);
+    if (!targets || !c) {
+        free(targets);
+        cfp_clip_free(c);
+        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    }
+    if (s->uniform) {
+        int64_t n = v->info.n_frames > 0 ? v->info.n_frames : 1;
+        for (int i = 0; i < T; i++) targets[i] = (double)((2 * (int64_t)i + 1) * n / (2 * (int64_t)T)) / fps;
+    } else {
+        double t0 = s->start_frame >= 0 ? s->start_frame / fps : s->start;
+        for (int i = 0; i < T; i++) targets[i] = t0 + (double)i * s->stride / fps;
+    }
+    int rc = v->files ? sample_frames(v, targets, T, c) : sample_file(v, targets, T, c);
+    free(targets);
+    if (!rc) {
+        /* full-resolution RGB of each distinct frame */
+        c->width = c->uniq[0]->width;
+        c->height = c->uniq[0]->height;
+        for (int i = 0; i < c->n_uniq && !rc; i++) {
+            /* a frame whose size changed mid-stream is scaled to the clip's size */
+            if (!(c->rgb[i] = malloc((size_t)c->width * c->height * 3))) rc = cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+            else rc = cfp_frame_to_rgb(ctx, &c->scaler, c->uniq[i], c->width, c->height, c->rgb[i]);
+        }
+    }
+    if (rc) {
+        cfp_clip_free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int cfp_clip_n_frames(const cfp_clip *c) { return c->n; }
+
+const uint8_t *cfp_clip_frame(const cfp_clip *c, int i, int *width, int *height) {
+    if (i < 0 || i >= c->n) return NULL;
+    if (width) *width = c->width;
+    if (height) *height = c->height;
+    return c->rgb[c->map[i]];
+}
+
+double cfp_clip_frame_time(const cfp_clip *c, int i) { return i >= 0 && i < c->n ? c->time[i] : 0; }
+int64_t cfp_clip_frame_index(const cfp_clip *c, int i) { return i >= 0 && i < c->n ? c->index[i] : -1; }
+int cfp_clip_n_repeated(const cfp_clip *c) { return c->n_repeated; }
