@@ -204,6 +204,26 @@ const cfp_pyramid_edge *cfp_pyramid_edge_at(const cfp_pyramid *p, int i);
 int cfp_pyramid_n_warnings(const cfp_pyramid *p);
 const char *cfp_pyramid_warning(const cfp_pyramid *p, int i);
 
+/* Maps of spec §5 as (t, h, w) volumes at the resolution of the feature map
+ * they come from (free with cfp_volume_free). The pyramid's model must still
+ * hold the run's activations. */
+typedef struct {
+    float *data;
+    int64_t dims[3]; /* t, h, w */
+} cfp_volume;
+/* Mean of the activation maps of the node's children (its selected input
+ * channels); for the class node, an unweighted thresholded CAM. */
+int cfp_map_kernelwise(cfp_pyramid *p, int node, cfp_volume *out);
+/* The kernel's own output channel (the CAM for a classifier's class node). */
+int cfp_map_own(cfp_pyramid *p, int node, cfp_volume *out);
+/* Σ over the layer's kernels at `level` of their own maps × their number of
+ * connections. */
+int cfp_map_layerwise(cfp_pyramid *p, const cfp_node *layer, int level, cfp_volume *out);
+/* Saliency Tubes: Σ_c w_class[c] · A[c] over the feature map feeding the
+ * classifier. */
+int cfp_map_saliency_tubes(cfp_pyramid *p, cfp_volume *out);
+void cfp_volume_free(cfp_volume *v);
+
 /* ---- tensors ---------------------------------------------------------- */
 
 size_t cfp_dtype_size(int dtype);

@@ -865,3 +865,79 @@ int cfp_pyramid_n_warnings(const cfp_pyramid *p) { return p->n_warnings; }
 const char *cfp_pyramid_warning(const cfp_pyramid *p, int i) {
     return i >= 0 && i < p->n_warnings ? p->warnings[i] : NULL;
 }
+
+/* ---- for the maps (saliency.c) ------------------------------------------------ */
+
+int cfp_pyramid_child_channels(cfp_pyramid *p, int node, int64_t **channels, int *n, int *value, int *axis) {
+    *channels = NULL;
+    *n = 0;
+    if (node < 0 || node >= p->n_nodes) return cfp_seterr(p->m->ctx, CFP_E_ARG, "no pyramid node %d", node);
+    const cfp_pyramid_node *nd = &p->nodes[node];
+    child_ch *kids = NULL;
+    double *scratch = NULL;
+    int64_t sn = 0;
+    int nk = 0, rc = backstep(p, nd->layer->index, nd->channel, &kids, &nk, &scratch, &sn);
+    free(scratch);
+    if (rc) {
+        free(kids);
+        return rc;
+    }
+    layer_info *L = &((struct cfp_layer_cache *)p->m->layer_cache)->layers[nd->layer->index];
+    cfp_value *x = &p->m->values[L->in_value];
+    *value = L->in_value;
+    *axis = L->kind == LAYER_MATMUL ? x->t.ndim - 1 : 1;
+    *channels = malloc(((size_t)nk + 1) * sizeof **channels);
+    if (!*channels) {
+        free(kids);
+        return cfp_seterr(p->m->ctx, CFP_E_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < nk; i++) (*channels)[i] = kids[i].channel;
+    *n = nk;
+    free(kids);
+    return CFP_OK;
+}
+
+int cfp_pyramid_class_weights(cfp_pyramid *p, int node, const double **w, int64_t *n, int *value, int *axis) {
+    const cfp_pyramid_node *nd = &p->nodes[node];
+    layer_info *L = &((struct cfp_layer_cache *)p->m->layer_cache)->layers[nd->layer->index];
+    int rc = layer_prepare(p->m, nd->layer, L);
+    if (rc) return rc;
+    cfp_value *x = &p->m->values[L->in_value];
+    *w = L->wbar + nd->channel * L->cpg;
+    *n = L->cpg;
+    *value = L->in_value;
+    *axis = L->kind == LAYER_MATMUL ? x->t.ndim - 1 : 1;
+    return CFP_OK;
+}
+
+cfp_model *cfp_pyramid_model(const cfp_pyramid *p) { return p->m; }
+
+/* Axis of input 0 that carries axis `a` of the output of a node that only
+ * pools or reshapes (the feature map behind a classifier), or -1. */
+int cfp_pyramid_trace_back(cfp_model *m, const cfp_node *n, int a) {
+    static const char *const ops[] = {"GlobalAveragePool", "GlobalMaxPool", "AveragePool", "MaxPool", "Flatten",
+                                      "Reshape", "Squeeze", "Unsqueeze", "ReduceMean", "ReduceMax", "ReduceSum",
+                                      "Dropout", "Identity", "Pad", "Transpose", NULL};
+    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
+    if (!x || !y || !op_in(n->op_type, ops)) return -1;
+    if (!strcmp(n->op_type, "Transpose")) {
+        int64_t perm[CFP_MAX_DIMS];
+        int np = cfp_attr_ints(n, "perm", perm, CFP_MAX_DIMS);
+        return np > a ? (int)perm[a] : y->t.ndim - 1 - a;
+    }
+    if (op_in(n->op_type, reshape_ops)) return reshape_axis(&x->t, &y->t, a);
+    if (!strncmp(n->op_type, "Reduce", 6) && !cfp_attr_i(n, "keepdims", 1)) {
+        int64_t axes[CFP_MAX_DIMS];
+        int na = cfp_attr_ints(n, "axes", axes, CFP_MAX_DIMS);
+        if (na <= 0) return -1;
+        bool reduced[CFP_MAX_DIMS] = {0};
+        for (int i = 0; i < na; i++) {
+            int64_t ax = axes[i] < 0 ? axes[i] + x->t.ndim : axes[i];
+            if (ax >= 0 && ax < x->t.ndim) reduced[ax] = true;
+        }
+        for (int i = 0, k = -1; i < x->t.ndim; i++)
+            if (!reduced[i] && ++k == a) return i;
+        return -1;
+    }
+    return a < x->t.ndim && x->t.dims[a] == y->t.dims[a] ? a : -1;
+}

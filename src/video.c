@@ -68,12 +68,14 @@ static int av_fail(cfp_ctx *ctx, const char *path, int err, const char *what) {
 void cfp_scaler_free(cfp_scaler *sc) {
     sws_freeContext(sc->sws);
     sc->sws = NULL;
+    av_frame_free(&sc->out);
 }
 
 int cfp_frame_to_rgb(cfp_ctx *ctx, cfp_scaler *sc, const AVFrame *f, int dw, int dh, uint8_t *dst) {
     int key[8] = {f->format, f->width, f->height, dw, dh, f->colorspace, f->color_range, 1};
     if (!sc->sws || memcmp(key, sc->key, sizeof key)) {
-        cfp_scaler_free(sc);
+        sws_freeContext(sc->sws);
+        sc->sws = NULL;
         if (!sws_isSupportedInput(f->format))
             return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "pixel format %s cannot be converted",
                               av_get_pix_fmt_name(f->format) ? av_get_pix_fmt_name(f->format) : "?");
@@ -105,10 +107,24 @@ int cfp_frame_to_rgb(cfp_ctx *ctx, cfp_scaler *sc, const AVFrame *f, int dw, int
         sc->sws = s;
         memcpy(sc->key, key, sizeof key);
     }
-    uint8_t *dd[4] = {dst, NULL, NULL, NULL};
-    int dl[4] = {3 * dw, 0, 0, 0};
-    int h = sws_scale(sc->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dd, dl);
+    /* libswscale's SIMD writes whole vectors past the row end: convert into
+     * padded, aligned rows (as the ffmpeg CLI does) and copy out */
+    if (!sc->out || sc->out->width != dw || sc->out->height != dh) {
+        av_frame_free(&sc->out);
+        if (!(sc->out = av_frame_alloc())) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+        sc->out->format = AV_PIX_FMT_RGB24;
+        sc->out->width = dw;
+        sc->out->height = dh;
+        if (av_frame_get_buffer(sc->out, 0) < 0) {
+            av_frame_free(&sc->out);
+            return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory for a %dx%d frame", dw, dh);
+        }
+    }
+    int h = sws_scale(sc->sws, (const uint8_t *const *)f->data, f->linesize, 0, f->height, sc->out->data,
+                      sc->out->linesize);
     if (h != dh) return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "libswscale failed to convert a frame");
+    for (int y = 0; y < dh; y++)
+        memcpy(dst + (size_t)y * dw * 3, sc->out->data[0] + (ptrdiff_t)y * sc->out->linesize[0], (size_t)dw * 3);
     return 0;
 }
 

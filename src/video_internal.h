@@ -13,6 +13,7 @@ struct SwsContext;
 typedef struct {
     struct SwsContext *sws;
     int key[8];
+    AVFrame *out; /* padded rgb24 rows */
 } cfp_scaler;
 
 struct cfp_clip {

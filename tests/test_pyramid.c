@@ -365,3 +365,49 @@ TEST(pyramid_max_children_ties_to_lower_channel) {
     CHECK_EQ(cfp_pyramid_n_edges(b.p), 2);
     done(&b);
 }
+
+/* Maps (spec §5) on the grouped graph of pyramid_grouped_children_stay_in_group
+ * at θ = 0.6, where every channel is constant over (2,2,2):
+ * - kernel-wise map of (G,1): mean of its children {r channel 3} = 4;
+ * - own map of (G,1): channel 1 of g = x2 + x3 = 7;
+ * - kernel-wise map of the class node: its child is g channel 1, traced back
+ *   through Flatten and GAP to the feature map g: 7;
+ * - Saliency Tubes: Σ_c w_fc[1, c] · g[c] = 0·3 + 1·7 = 7;
+ * - layer-wise map of S at level 2: (S,3) has one parent: 1 × S[3] = 4. */
+TEST(pyramid_maps_on_grouped_graph) {
+    gbuild g = {0};
+    stem(&g);
+    gb_init(&g, "WG", 5, (int64_t[]){2, 2, 1, 1, 1}, (float[]){1, 1, 1, 1});
+    gb_node(&g, "Conv", "G", "r,WG", "g", "group=i:2", NULL);
+    head(&g, "g", 2, 2, (float[]){1, 0, 0, 1});
+    built b = build(&g, (float[]){1, 2, 3, 4}, 0.6, 3, -1);
+    int gnode = -1, snode = -1, cnode = -1;
+    for (int i = 0; b.p && i < cfp_pyramid_n_nodes(b.p); i++) {
+        const cfp_pyramid_node *n = cfp_pyramid_node_at(b.p, i);
+        const char *l = cfp_node_layer_name(n->layer);
+        if (!strcmp(l, "G")) gnode = i;
+        if (!strcmp(l, "S")) snode = i;
+        if (!strcmp(l, "FC")) cnode = i;
+    }
+    CHECK(gnode >= 0 && snode >= 0 && cnode >= 0);
+    if (gnode < 0 || snode < 0 || cnode < 0) return;
+    cfp_volume v;
+    struct {
+        int (*fn)(cfp_pyramid *, int, cfp_volume *);
+        int node;
+        float want;
+    } cases[] = {{cfp_map_kernelwise, gnode, 4}, {cfp_map_own, gnode, 7}, {cfp_map_kernelwise, cnode, 7}};
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        CHECK_EQ(cases[k].fn(b.p, cases[k].node, &v), 0);
+        CHECK(v.dims[0] == 2 && v.dims[1] == 2 && v.dims[2] == 2);
+        for (int i = 0; v.data && i < 8; i++) CHECK_NEAR(v.data[i], cases[k].want, 1e-6);
+        cfp_volume_free(&v);
+    }
+    CHECK_EQ(cfp_map_saliency_tubes(b.p, &v), 0);
+    for (int i = 0; v.data && i < 8; i++) CHECK_NEAR(v.data[i], 7, 1e-6);
+    cfp_volume_free(&v);
+    CHECK_EQ(cfp_map_layerwise(b.p, cfp_pyramid_node_at(b.p, snode)->layer, 2, &v), 0);
+    for (int i = 0; v.data && i < 8; i++) CHECK_NEAR(v.data[i], 4, 1e-6);
+    cfp_volume_free(&v);
+    done(&b);
+}

@@ -1,0 +1,664 @@
+/* Video input: decoded and resized frames against the ffmpeg CLI, preset
+ * tensors against a NumPy reference (tests/video/preset_ref.py), sampling,
+ * the sidecar JSON reader, labels, and bad videos through `cfp predict`. */
+#include "cfp_video.h"
+#include "json.h"
+#include "test.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmp_dir[64];
+
+static void rm_tmp(void) {
+    if (tmp_dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+        if (system(cmd)) {
+        }
+    }
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...) {
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The synthetic clips, made once per run into a temporary folder. */
+static const char *clips(void) {
+    static int state; /* 0 not yet, 1 ok, -1 failed */
+    if (!state) {
+        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/cfp-video-XXXXXX");
+        if (!mkdtemp(tmp_dir)) abort();
+        atexit(rm_tmp);
+        state = sh("'%s/tests/video/make_clips.sh' '%s/clips'", cfp_test_root(), tmp_dir) == 0 ? 1 : -1;
+        if (state < 0) fprintf(stderr, "test_video: tests/video/make_clips.sh failed (is ffmpeg installed?)\n");
+    }
+    static char dir[128];
+    snprintf(dir, sizeof dir, "%s/clips", tmp_dir);
+    return state > 0 ? dir : NULL;
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b) b[n] = 0;
+    *len = (size_t)n;
+    return b;
+}
+
+/* Every frame of `video` from the ffmpeg CLI, scaled to w x h, as rgb24. */
+static uint8_t *ffmpeg_rgb(const char *video, const char *input_opts, const char *filters, int w, int h, int *n) {
+    char out[256];
+    snprintf(out, sizeof out, "%s/ref.rgb", tmp_dir);
+    if (sh("ffmpeg -nostdin -v error -y %s -i '%s' -vf '%s%sscale=%d:%d:flags=bilinear' -pix_fmt rgb24 -fps_mode "
+           "passthrough -f rawvideo '%s'",
+           input_opts, video, filters, *filters ? "," : "", w, h, out))
+        return NULL;
+    size_t len;
+    uint8_t *b = slurp(out, &len);
+    *n = b ? (int)(len / ((size_t)w * h * 3)) : 0;
+    return b;
+}
+
+typedef struct {
+    long n_diff;
+    int max_diff;
+} cmp;
+
+static void cmp_bytes(cmp *c, const uint8_t *a, const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)a[i] - (int)b[i]);
+        if (d) c->n_diff++;
+        if (d > c->max_diff) c->max_diff = d;
+    }
+}
+
+static void cmp_floats(cmp *c, const float *a, const uint8_t *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] - (float)b[i];
+        if (d < 0) d = -d;
+        if (d != 0) c->n_diff++;
+        if (d > c->max_diff) c->max_diff = (int)(d + 0.999f);
+    }
+}
+
+/* A clip of T frames from frame `start`, every `stride`, at full size and
+ * resized to rw x rh, against the ffmpeg CLI. */
+static void check_against_ffmpeg(const char *name, const char *path, const char *input_opts, int start, int T,
+                                 int stride, int rw, int rh, int want_w, int want_h, int want_rot) {
+    cfp_ctx *ctx;
+    cfp_video *v = NULL;
+    cfp_clip *c = NULL;
+    uint8_t *full = NULL, *small = NULL;
+    char why[512] = "";
+    if (cfp_ctx_new(&ctx, 1)) abort();
+    if (cfp_video_open(ctx, path, &v)) {
+        snprintf(why, sizeof why, "open: %s", cfp_errmsg(ctx));
+        goto out;
+    }
+    const cfp_video_info *vi = cfp_video_get_info(v);
+    if (vi->width != want_w || vi->height != want_h || vi->rotation != want_rot) {
+        snprintf(why, sizeof why, "info %dx%d rot %d, want %dx%d rot %d", vi->width, vi->height, vi->rotation, want_w,
+                 want_h, want_rot);
+        goto out;
+    }
+    cfp_sampling s;
+    cfp_sampling_init(&s);
+    s.start_frame = start, s.frames = T, s.stride = stride;
+    if (cfp_video_sample(v, &s, &c)) {
+        snprintf(why, sizeof why, "sample: %s", cfp_errmsg(ctx));
+        goto out;
+    }
+    int nf, ns;
+    full = ffmpeg_rgb(path, input_opts, "", want_w, want_h, &nf);
+    small = ffmpeg_rgb(path, input_opts, "", rw, rh, &ns);
+    if (!full || !small || nf != ns || nf < start + (T - 1) * stride + 1) {
+        snprintf(why, sizeof why, "ffmpeg reference: %d and %d frames", nf, ns);
+        goto out;
+    }
+    cfp_preprocess p = {.name = "test", .resize_h = rh, .resize_w = rw, .scale = 1, .std = {1, 1, 1},
+                        .layout = CFP_LAYOUT_NTHWC};
+    if (cfp_clip_preprocess(ctx, c, &p)) {
+        snprintf(why, sizeof why, "preprocess: %s", cfp_errmsg(ctx));
+        goto out;
+    }
+    cmp cf = {0}, cs = {0};
+    const float *x = cfp_clip_tensor(c, 0)->data;
+    for (int i = 0; i < T; i++) {
+        int64_t k = cfp_clip_frame_index(c, i);
+        if (k != start + i * stride) {
+            snprintf(why, sizeof why, "clip frame %d is frame %lld, want %d", i, (long long)k, start + i * stride);
+            goto out;
+        }
+        int w, h;
+        const uint8_t *f = cfp_clip_frame(c, i, &w, &h);
+        cmp_bytes(&cf, f, full + (size_t)k * w * h * 3, (size_t)w * h * 3);
+        cmp_floats(&cs, x + (size_t)i * rw * rh * 3, small + (size_t)k * rw * rh * 3, (size_t)rw * rh * 3);
+    }
+    if (cf.n_diff || cs.n_diff)
+        snprintf(why, sizeof why, "differs from ffmpeg: full size %ld bytes (max %d), resized %ld (max %d)", cf.n_diff,
+                 cf.max_diff, cs.n_diff, cs.max_diff);
+out:
+    cfp_test_result(name, !why[0], why);
+    free(full);
+    free(small);
+    cfp_clip_free(c);
+    cfp_video_close(v);
+    cfp_ctx_free(ctx);
+}
+
+SUITE(video_matches_ffmpeg) {
+    static const struct {
+        const char *name, *file, *input_opts;
+        int w, h, rot;
+    } cases[] = {
+        {"h264", "h264.mp4", "", 96, 72, 0},
+        {"mpeg4", "mpeg4.avi", "", 98, 74, 0},
+        {"vp9", "vp9.webm", "", 90, 66, 0},
+        {"mjpeg_odd_yuvj420p", "mjpeg.avi", "", 97, 71, 0},
+        {"ffv1_odd_yuv444p", "ffv1.mkv", "", 97, 71, 0},
+        {"theora", "theora.ogv", "", 80, 48, 0},
+        {"h264_full_range", "h264j.mp4", "", 96, 64, 0},
+        {"h264_rotate90", "rot90.mp4", "", 72, 96, 90},
+        {"h264_rotate270", "rot270.mp4", "", 72, 96, 270},
+    };
+    const char *d = clips();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char name[128], path[512];
+        snprintf(name, sizeof name, "video_ffmpeg_%s", cases[i].name);
+        if (!cfp_test_wanted(name)) continue;
+        if (!d) {
+            cfp_test_result(name, 0, "no test clips");
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", d, cases[i].file);
+        /* downscale (model sizes) and an upscale */
+        check_against_ffmpeg(name, path, cases[i].input_opts, 3, 8, 2, 43, 32, cases[i].w, cases[i].h, cases[i].rot);
+        snprintf(name, sizeof name, "video_ffmpeg_%s_upscale", cases[i].name);
+        check_against_ffmpeg(name, path, cases[i].input_opts, 0, 3, 1, 171, 128, cases[i].w, cases[i].h, cases[i].rot);
+    }
+    if (cfp_test_wanted("video_ffmpeg_frames") && d) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/frames/%%05d.jpg", d);
+        check_against_ffmpeg("video_ffmpeg_frames_pattern", path, "", 1, 4, 2, 43, 32, 97, 71, 0);
+        snprintf(path, sizeof path, "%s/frames", d);
+        check_against_ffmpeg("video_ffmpeg_frames_folder", path, "", 1, 4, 2, 43, 32, 97, 71, 0);
+        /* 1.png .. 12.png: only natural order (not 1, 10, 11, 12, 2, ...) matches */
+        snprintf(path, sizeof path, "%s/png", d);
+        char pat[512];
+        snprintf(pat, sizeof pat, "%s/png/%%d.png", d);
+        (void)pat;
+        check_against_ffmpeg("video_ffmpeg_png_natural_order", path, "-start_number 1 -f image2", 0, 12, 1, 43, 32, 64, 48, 0);
+    }
+}
+
+/* Variable frame rate: sampling by time must equal ffmpeg's fps filter. */
+TEST(video_vfr_by_timestamps) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/vfr.mkv", d);
+    cfp_ctx *ctx;
+    cfp_video *v;
+    cfp_clip *c;
+    cfp_ctx_new(&ctx, 1);
+    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    const double fps = cfp_video_get_info(v)->fps;
+    CHECK_NEAR(fps, 25, 1e-9);
+    cfp_sampling s;
+    cfp_sampling_init(&s);
+    s.frames = 20;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    int n;
+    char filt[64];
+    snprintf(filt, sizeof filt, "fps=%g", fps);
+    uint8_t *ref = ffmpeg_rgb(path, "", filt, 64, 48, &n);
+    CHECK(ref && n >= 20);
+    cmp cf = {0};
+    for (int i = 0; ref && i < 20; i++) cmp_bytes(&cf, cfp_clip_frame(c, i, NULL, NULL), ref + (size_t)i * 64 * 48 * 3, 64 * 48 * 3);
+    CHECK_EQ(cf.n_diff, 0);
+    /* frame 1 is at 0.07 s: the target 0.04 s still shows frame 0 */
+    CHECK_NEAR(cfp_clip_frame_time(c, 1), 0.0, 1e-9);
+    CHECK_NEAR(cfp_clip_frame_time(c, 2), 0.08, 1e-9);
+    free(ref);
+    cfp_clip_free(c);
+    cfp_video_close(v);
+    cfp_ctx_free(ctx);
+}
+
+TEST(video_sampling_seek_and_repeat) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/h264.mp4", d);
+    cfp_ctx *ctx;
+    cfp_video *v;
+    cfp_clip *c;
+    cfp_ctx_new(&ctx, 1);
+    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    CHECK_EQ(cfp_video_get_info(v)->n_frames, 30);
+    cfp_sampling s;
+    cfp_sampling_init(&s);
+    /* seconds: 0.6 s at 25 fps is frame 15 */
+    s.start = 0.6, s.frames = 4, s.stride = 3;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    CHECK_EQ(cfp_clip_frame_index(c, 0), 15);
+    CHECK_EQ(cfp_clip_frame_index(c, 3), 24);
+    CHECK_EQ(cfp_clip_n_repeated(c), 0);
+    cfp_clip_free(c);
+    /* the last 5 frames of a 30-frame video, then 3 repeats of the last one; a
+     * second call on the same handle seeks back */
+    cfp_sampling_init(&s);
+    s.start_frame = 25, s.frames = 8;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    CHECK_EQ(cfp_clip_n_repeated(c), 3);
+    CHECK_EQ(cfp_clip_frame_index(c, 4), 29);
+    CHECK_EQ(cfp_clip_frame_index(c, 7), 29);
+    CHECK(cfp_clip_frame(c, 7, NULL, NULL) == cfp_clip_frame(c, 4, NULL, NULL));
+    cfp_clip_free(c);
+    /* uniform: centres of 5 segments of 30 frames */
+    cfp_sampling_init(&s);
+    s.uniform = 1, s.frames = 5;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    static const int want[5] = {3, 9, 15, 21, 27};
+    for (int i = 0; i < 5; i++) CHECK_EQ(cfp_clip_frame_index(c, i), want[i]);
+    cfp_clip_free(c);
+    /* past the end: an error naming the file */
+    cfp_sampling_init(&s);
+    s.start = 100;
+    CHECK(cfp_video_sample(v, &s, &c) != 0);
+    CHECK(strstr(cfp_errmsg(ctx), "h264.mp4") && strstr(cfp_errmsg(ctx), "after the last frame"));
+    cfp_video_close(v);
+    cfp_ctx_free(ctx);
+}
+
+TEST(video_presets_geometry_slowfast) {
+    cfp_ctx *ctx;
+    cfp_ctx_new(&ctx, 1);
+    cfp_preprocess p;
+    CHECK_EQ(cfp_preset(ctx, "kinetics-r3d", &p), 0);
+    CHECK_EQ(p.resize_h, 128);
+    CHECK_EQ(p.resize_w, 171);
+    CHECK_EQ(p.crop_h, 112);
+    CHECK_NEAR(p.mean[0], 0.43216, 1e-7);
+    CHECK_NEAR(p.std[2], 0.216989, 1e-7);
+    CHECK(cfp_preset(ctx, "nope", &p) != 0);
+    CHECK(strstr(cfp_errmsg(ctx), "unknown preset 'nope'") && strstr(cfp_errmsg(ctx), "slowfast"));
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) {
+        cfp_ctx_free(ctx);
+        return;
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/h264.mp4", d);
+    cfp_video *v;
+    cfp_clip *c;
+    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    cfp_sampling s;
+    cfp_sampling_init(&s);
+    s.frames = 16;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    /* kinetics-r3d on 96x72: resize 128x171, crop 112 at round(59/2) = 30 (ties to even), 8 */
+    cfp_preset(ctx, "kinetics-r3d", &p);
+    CHECK_EQ(cfp_clip_preprocess(ctx, c, &p), 0);
+    const cfp_geometry *g = cfp_clip_geometry(c);
+    CHECK_EQ(g->crop_x, 30);
+    CHECK_EQ(g->crop_y, 8);
+    const cfp_tensor *t = cfp_clip_tensor(c, 0);
+    CHECK(t->ndim == 5 && t->dims[1] == 3 && t->dims[2] == 16 && t->dims[3] == 112 && t->dims[4] == 112);
+    double x, y;
+    cfp_geometry_to_source(g, 0, 0, &x, &y); /* model pixel (0,0) in the 96x72 frame */
+    CHECK_NEAR(x, (30 + 0.5) * 96 / 171 - 0.5, 1e-12);
+    CHECK_NEAR(y, (8 + 0.5) * 72 / 128.0 - 0.5, 1e-12);
+    /* slowfast: T=32, alpha 4 -> slow frames linspace(0, 31, 8).long() */
+    cfp_clip_free(c);
+    s.frames = 32;
+    CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+    cfp_preset(ctx, "slowfast", &p);
+    p.short_side = 64, p.crop_h = p.crop_w = 64;
+    CHECK_EQ(cfp_clip_preprocess(ctx, c, &p), 0);
+    CHECK_EQ(cfp_clip_n_tensors(c), 2);
+    CHECK_EQ(cfp_clip_tensor(c, 0)->dims[2], 8);
+    CHECK_EQ(cfp_clip_tensor(c, 1)->dims[2], 32);
+    static const int slow[8] = {0, 4, 8, 13, 17, 22, 26, 31};
+    for (int i = 0; i < 8; i++) CHECK_EQ(cfp_clip_tensor_frame(c, 0, i), slow[i]);
+    /* a crop larger than the frame is an error, not a crash */
+    p.crop_h = p.crop_w = 500;
+    CHECK(cfp_clip_preprocess(ctx, c, &p) != 0);
+    CHECK(strstr(cfp_errmsg(ctx), "larger than the resized frame") != NULL);
+    cfp_clip_free(c);
+    cfp_video_close(v);
+    cfp_ctx_free(ctx);
+}
+
+/* Real clips from Debian packages against the NumPy reference of each preset. */
+SUITE(video_presets_match_numpy) {
+    static const struct {
+        const char *video, *preset;
+        int start, T, stride;
+    } cases[] = {
+        {"vtest.avi", "kinetics-r3d", 40, 16, 1},     {"vtest.avi", "i3d", 0, 8, 3},
+        {"vtest.avi", "hara-resnet-2017", 5, 16, 1}, {"vtest.avi", "x3d-s", 10, 13, 6},
+        {"cockatoo.mp4", "kinetics-s3d", 100, 8, 2}, {"cockatoo.mp4", "slowfast", 30, 32, 2},
+        {"cockatoo.mp4", "mfnet", 0, 16, 2},         {"cockatoo.mp4", "hara-resnet", 270, 16, 1}, /* runs past the end */
+    };
+    if (!cfp_test_wanted("video_numpy")) return;
+    char samples[512];
+    snprintf(samples, sizeof samples, "%s/build/samples", cfp_test_root());
+    int fetched = sh("'%s/scripts/fetch-sample-videos.sh' '%s'", cfp_test_root(), samples) == 0;
+    if (!clips()) fetched = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char name[128], why[512] = "", path[1024], out[256];
+        snprintf(name, sizeof name, "video_numpy_%s_%s", cases[i].preset, cases[i].video);
+        if (!fetched) {
+            cfp_test_result(name, 0, "the sample videos could not be fetched: see scripts/fetch-sample-videos.sh");
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", samples, cases[i].video);
+        snprintf(out, sizeof out, "%s/ref", tmp_dir);
+        if (sh("/usr/bin/python3 '%s/tests/video/preset_ref.py' '%s' %s %d %d %d '%s'", cfp_test_root(), path,
+               cases[i].preset, cases[i].start, cases[i].T, cases[i].stride, out)) {
+            cfp_test_result(name, 0, "tests/video/preset_ref.py failed (python3-numpy installed?)");
+            continue;
+        }
+        cfp_ctx *ctx;
+        cfp_video *v = NULL;
+        cfp_clip *c = NULL;
+        cfp_ctx_new(&ctx, 1);
+        cfp_sampling s;
+        cfp_sampling_init(&s);
+        s.start_frame = cases[i].start, s.frames = cases[i].T, s.stride = cases[i].stride;
+        cfp_preprocess p;
+        if (cfp_video_open(ctx, path, &v) || cfp_video_sample(v, &s, &c) || cfp_preset(ctx, cases[i].preset, &p) ||
+            cfp_clip_preprocess(ctx, c, &p)) {
+            snprintf(why, sizeof why, "%s", cfp_errmsg(ctx));
+        } else {
+            for (int k = 0; k < cfp_clip_n_tensors(c) && !why[0]; k++) {
+                char f[300];
+                snprintf(f, sizeof f, "%s.%d.f32", out, k);
+                size_t len;
+                float *ref = (float *)slurp(f, &len);
+                const cfp_tensor *t = cfp_clip_tensor(c, k);
+                if (!ref || len != t->nbytes) {
+                    snprintf(why, sizeof why, "tensor %d: %zu bytes, reference %zu", k, t->nbytes, ref ? len : 0);
+                } else {
+                    double md = 0;
+                    for (int64_t j = 0; j < cfp_tensor_numel(t); j++) {
+                        double dd = fabs((double)((float *)t->data)[j] - ref[j]);
+                        if (dd > md) md = dd;
+                    }
+                    /* float32 rounding of the constants (1/255 as float) */
+                    if (md > 1e-5) snprintf(why, sizeof why, "tensor %d: max difference %g", k, md);
+                }
+                free(ref);
+            }
+        }
+        cfp_test_result(name, !why[0], why);
+        cfp_clip_free(c);
+        cfp_video_close(v);
+        cfp_ctx_free(ctx);
+    }
+}
+
+/* ---- JSON reader ---------------------------------------------------------------- */
+
+static void json_err(const char *text, const char *want) {
+    cfp_json_doc *d;
+    char err[256];
+    int rc = cfp_json_parse(text, strlen(text), &d, err, sizeof err);
+    if (rc == 0 || !strstr(err, want))
+        cfp_test_fail_here(__FILE__, __LINE__, "json %s: got rc %d '%s', want '%s'", text, rc, rc ? err : "", want);
+    if (!rc) cfp_json_free(d);
+}
+
+TEST(json_reader) {
+    const char *ok = "{\"a\": [1, -2.5e3, true, false, null], \"s\": \"x\\u00e9\\ud83d\\ude00\\n\", \"o\": {}}";
+    cfp_json_doc *d;
+    char err[256];
+    CHECK_EQ(cfp_json_parse(ok, strlen(ok), &d, err, sizeof err), 0);
+    const cfp_json *r = cfp_json_root(d);
+    CHECK_EQ(r->type, CFP_JSON_OBJECT);
+    const cfp_json *a = cfp_json_get(r, "a");
+    CHECK(a && a->len == 5 && a->child->next->num == -2500);
+    const cfp_json *s = cfp_json_get(r, "s");
+    CHECK(s && strcmp(s->str, "x\xc3\xa9\xf0\x9f\x98\x80\n") == 0);
+    CHECK(cfp_json_get(r, "o")->type == CFP_JSON_OBJECT);
+    CHECK(a->line == 1 && a->col == 7);
+    cfp_json_free(d);
+    json_err("{\"a\": 1,}", "1:9: trailing comma");
+    json_err("[1 2]", "1:4: expected ',' or ']'");
+    json_err("{\"a\": 1,\n \"a\": 2}", "2:2: duplicate key \"a\"");
+    json_err("[01]", "leading zeros");
+    json_err("[1.]", "digit must follow");
+    json_err("\"\\x\"", "invalid escape");
+    json_err("\"a\tb\"", "control character");
+    json_err("\"\xff\"", "invalid UTF-8");
+    json_err("\"\\ud800\"", "unpaired high surrogate");
+    json_err("[1] x", "after the top-level value");
+    json_err("", "1:1: expected a value");
+    json_err("tru", "unexpected");
+    json_err("[NaN]", "expected a value");
+    json_err("/* c */ {}", "expected a value");
+    json_err("{\"a\":1}\n\n  }", "3:3:");
+    /* depth: 64 levels are fine, 65 are not; a million brackets neither crash nor recurse deeply */
+    char deep[200];
+    memset(deep, '[', 64);
+    memset(deep + 64, ']', 64);
+    deep[128] = 0;
+    CHECK_EQ(cfp_json_parse(deep, 128, &d, err, sizeof err), 0);
+    cfp_json_free(d);
+    memset(deep, '[', 65);
+    memset(deep + 65, ']', 65);
+    deep[130] = 0;
+    json_err(deep, "nested deeper than 64");
+    size_t n = 1000000;
+    char *big = malloc(n + 1);
+    memset(big, '[', n);
+    big[n] = 0;
+    CHECK(cfp_json_parse(big, n, &d, err, sizeof err) != 0);
+    free(big);
+    const char nul[] = "[1,\0 2]";
+    CHECK(cfp_json_parse(nul, sizeof nul - 1, &d, err, sizeof err) != 0 && strstr(err, "NUL"));
+}
+
+TEST(video_labels_builtin_match_file) {
+    cfp_ctx *ctx;
+    cfp_ctx_new(&ctx, 1);
+    cfp_labels *a, *b;
+    char path[512];
+    snprintf(path, sizeof path, "%s/models/labels/kinetics400.txt", cfp_test_root());
+    CHECK_EQ(cfp_labels_load(ctx, "kinetics400", &a), 0);
+    CHECK_EQ(cfp_labels_load(ctx, path, &b), 0);
+    CHECK_EQ(cfp_labels_count(a), 400);
+    CHECK_EQ(cfp_labels_count(b), 400);
+    for (int i = 0; i < 400; i++) CHECK(strcmp(cfp_labels_get(a, i), cfp_labels_get(b, i)) == 0);
+    CHECK(strcmp(cfp_labels_get(a, 0), "abseiling") == 0 && strcmp(cfp_labels_get(a, 399), "zumba") == 0);
+    CHECK(cfp_labels_get(a, 400) == NULL);
+    cfp_labels_free(a);
+    cfp_labels_free(b);
+    CHECK(cfp_labels_load(ctx, "/no/such/labels.txt", &a) != 0);
+    cfp_ctx_free(ctx);
+}
+
+/* ---- the command line ---------------------------------------------------------------- */
+
+typedef struct {
+    int rc;
+    char out[32768], err[4096];
+} result;
+
+static result *cfp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static result *cfp(const char *fmt, ...) {
+    static result r;
+    char args[4096], o[128], e[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    const char *bin = getenv("CFP_BIN");
+    snprintf(o, sizeof o, "%s/stdout", tmp_dir);
+    snprintf(e, sizeof e, "%s/stderr", tmp_dir);
+    r.rc = sh("cd '%s' && '%s' %s >%s 2>%s", cfp_test_root(), bin ? bin : "build/cfp", args, o, e);
+    size_t n;
+    uint8_t *b = slurp(o, &n);
+    snprintf(r.out, sizeof r.out, "%s", b ? (char *)b : "");
+    free(b);
+    b = slurp(e, &n);
+    snprintf(r.err, sizeof r.err, "%s", b ? (char *)b : "");
+    free(b);
+    return &r;
+}
+
+static int lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+#define FXM "tests/fixtures/r3d_18_bn/model.onnx"
+
+TEST(cli_predict) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    result *r = cfp("predict " FXM " %s/h264.mp4 --topk 3", d);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "kinetics-r3d@28x28") && strstr(r->out, "1x3x10x28x28") && strstr(r->out, "top 3"));
+    r = cfp("predict " FXM " %s/h264.mp4 --json --start 0.4 --stride 2 --topk 2 --dump-input %s/in.pb", d, tmp_dir);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strncmp(r->out, "{\"top\":[{\"index\":", 17) == 0);
+    CHECK(strstr(r->out, "\"prob\":") && strstr(r->out, "\"logit\":") && strstr(r->out, "\"timing_ms\":{"));
+    CHECK(strstr(r->out, "\"frames\":[10,12,14,16,18,20,22,24,26,28]") != NULL);
+    /* the dumped input runs to the same logits */
+    char first[64] = "";
+    const char *lg = strstr(r->out, "\"logit\":");
+    if (lg) snprintf(first, sizeof first, "%.12s", lg + 8);
+    r = cfp("run " FXM " -i %s/in.pb", tmp_dir);
+    CHECK_EQ(r->rc, 0);
+    /* a short video: the last frame repeats, with a note */
+    r = cfp("predict " FXM " %s/h264.mp4 --start '#25'", d);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->err, "repeated 5 times") != NULL);
+    /* flags: preset and overrides; a model-size mismatch is one clear line */
+    r = cfp("predict " FXM " %s/h264.mp4 --preset kinetics-s3d", d);
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(lines(r->err), 1);
+    CHECK(strstr(r->err, "is 1x3x10x28x28, but preprocessing 'kinetics-s3d' gives 1x3x10x224x224") != NULL);
+    r = cfp("predict " FXM " %s/h264.mp4 --preset kinetics-s3d --crop 28x28 --resize 32x32 --mean 0.5,0.5,0.5 --bgr", d);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "kinetics-s3d+") != NULL);
+    r = cfp("predict " FXM " %s/frames --frames 4", d);
+    CHECK_EQ(r->rc, 1); /* T is the model's (10); 4 frames do not fit */
+    r = cfp("predict " FXM " %s/png --json", d);
+    CHECK_EQ(r->rc, 0);
+    r = cfp("predict " FXM " %s/h264.mp4 --preset bogus", d);
+    CHECK_EQ(r->rc, 2);
+    r = cfp("predict " FXM " %s/h264.mp4 --resize 12", d);
+    CHECK_EQ(r->rc, 2);
+}
+
+TEST(cli_predict_bad_videos) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    static const struct {
+        const char *video, *args, *want;
+    } cases[] = {
+        {"missing.mp4", "", "missing.mp4: No such file"},
+        {"text.mp4", "", "text.mp4: "},
+        {"truncated.mp4", "", "truncated.mp4: "},
+        {"empty.mp4", "", "empty.mp4: "},
+        {"h264.mp4", "--start 100", "h264.mp4: the clip starts at 100.000 s, after the last frame"},
+        {"h264.mp4", "--start '#30'", "after the last frame"},
+        {"nothere/%05d.jpg", "", "no file matches"},
+        {"frames/%s.jpg", "", "exactly one %d"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        result *r = cfp("predict " FXM " %s/%s %s", d, cases[i].video, cases[i].args);
+        if (r->rc != 1 || lines(r->err) != 1 || !strstr(r->err, cases[i].want))
+            cfp_test_fail_here(__FILE__, __LINE__, "%s %s: rc %d, stderr '%s'", cases[i].video, cases[i].args, r->rc,
+                               r->err);
+    }
+    /* a folder that is not a video and not images */
+    result *r = cfp("predict " FXM " tests/video");
+    CHECK_EQ(r->rc, 1);
+    CHECK(strstr(r->err, "no images") != NULL);
+}
+
+TEST(cli_predict_model_settings) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    char model[256];
+    snprintf(model, sizeof model, "%s/m.onnx", tmp_dir);
+    CHECK_EQ(sh("cp '%s/" FXM "' '%s'", cfp_test_root(), model), 0);
+    /* sidecar: preset + explicit values + inline class names */
+    FILE *f = fopen("/dev/null", "r");
+    if (f) fclose(f);
+    char side[300];
+    snprintf(side, sizeof side, "%s.json", model);
+    f = fopen(side, "w");
+    fprintf(f, "{\"preset\": \"i3d\", \"short_side\": 40, \"crop\": [28, 28],\n"
+               " \"classes\": [\"c0\",\"c1\",\"c2\",\"c3\",\"c4\",\"c5\",\"c6\",\"c7\",\"c8\"]}\n");
+    fclose(f);
+    result *r = cfp("predict %s %s/h264.mp4 --json", model, d);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "\"preset\":\"i3d+\"") && strstr(r->out, "\"label\":\"c"));
+    CHECK(strstr(r->out, "\"resize\":[40,53]") != NULL);
+    /* flags override the sidecar */
+    r = cfp("predict %s %s/h264.mp4 --json --short-side 30", model, d);
+    CHECK(strstr(r->out, "\"resize\":[30,40]") != NULL);
+    /* a bad sidecar: where and what */
+    f = fopen(side, "w");
+    fprintf(f, "{\"preset\": \"i3d\",\n  \"crop\": [28, 28], \"mena\": [1,2,3]}\n");
+    fclose(f);
+    r = cfp("predict %s %s/h264.mp4", model, d);
+    CHECK_EQ(r->rc, 1);
+    CHECK_EQ(lines(r->err), 1);
+    CHECK(strstr(r->err, "m.onnx.json:2:30: unknown key \"mena\"") != NULL);
+    f = fopen(side, "w");
+    fprintf(f, "{\"crop\": [28, 28],}");
+    fclose(f);
+    r = cfp("predict %s %s/h264.mp4", model, d);
+    CHECK(strstr(r->err, "m.onnx.json:1:19: trailing comma") != NULL);
+    remove(side);
+    /* ONNX metadata_props (ModelProto field 14): {"cfp.preset": "i3d"} appended to the model */
+    f = fopen(model, "ab");
+    static const char entry[] = "\x0a\x0a"
+                                "cfp.preset"
+                                "\x12\x03"
+                                "i3d";
+    fputc(0x72, f);
+    fputc((int)sizeof entry - 1, f);
+    fwrite(entry, 1, sizeof entry - 1, f);
+    fclose(f);
+    r = cfp("predict %s %s/h264.mp4", model, d);
+    CHECK_EQ(r->rc, 1);
+    CHECK(strstr(r->err, "preprocessing 'i3d' gives 1x3x10x224x224") != NULL);
+    r = cfp("predict %s %s/h264.mp4 --crop 28x28 --json", model, d);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "\"preset\":\"i3d+\"") != NULL);
+}
