@@ -1,7 +1,7 @@
 # cfp — see README.md. `make demo` and `make test` are the two set-up commands.
 CC      ?= cc
 BUILD   ?= build
-PKGS    := openblas libavformat libavcodec libswscale libavutil
+PKGS    := openblas libavformat libavcodec libswscale libavutil libpng libgif
 # Portable x86-64 baseline; hot loops carry AVX2/AVX-512 clones picked at run time.
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-parameter \
@@ -9,9 +9,9 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-param
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 SAN     ?=
 
-LIB_SRC  := $(wildcard src/*.c src/ops/*.c)
+LIB_SRC  := $(wildcard src/*.c src/ops/*.c src/out/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
-CLI_SRC  := $(wildcard tools/*.c)
+CLI_SRC  := $(filter-out tools/embed.c,$(wildcard tools/*.c))
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -30,6 +30,22 @@ $(BUILD)/%.o: %.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN) -MMD -MP -c $< -o $@
 
+# The report page (assets/report/) is embedded into the binary: tools/embed.c
+# turns the files into byte arrays in $(BUILD)/gen/report_assets.c (+ .h).
+REPORT_ASSETS := assets/report/index.html assets/report/report.js assets/report/report.css
+REPORT_OBJ    := $(BUILD)/gen/report_assets.o
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -std=c11 -Wall -Wextra -o $@ $<
+$(BUILD)/gen/report_assets.c: $(BUILD)/embed $(REPORT_ASSETS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed $@ $(BUILD)/gen/report_assets.h cli_report $(REPORT_ASSETS)
+$(BUILD)/gen/report_assets.h: $(BUILD)/gen/report_assets.c ;
+$(REPORT_OBJ): $(BUILD)/gen/report_assets.c
+	$(CC) $(CFLAGS) $(SAN) -c $< -o $@
+$(BUILD)/tools/report.o $(BUILD)/tests/test_report.o: CFLAGS += -I$(BUILD)/gen
+$(BUILD)/tools/report.o $(BUILD)/tests/test_report.o: $(BUILD)/gen/report_assets.h
+
 $(BUILD)/libcfp.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -37,10 +53,10 @@ $(BUILD)/libcfp.a: $(LIB_OBJ)
 $(BUILD)/libcfp.so: $(LIB_OBJ)
 	$(CC) -shared $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cfp: $(CLI_OBJ) $(BUILD)/libcfp.a
+$(BUILD)/cfp: $(CLI_OBJ) $(REPORT_OBJ) $(BUILD)/libcfp.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/cfp_test: $(TEST_OBJ) $(BUILD)/libcfp.a
+$(BUILD)/cfp_test: $(TEST_OBJ) $(REPORT_OBJ) $(BUILD)/libcfp.a
 	$(CC) $(SAN) -o $@ $^ $(LDLIBS)
 
 test: $(BUILD)/cfp $(BUILD)/cfp_test

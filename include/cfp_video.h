@@ -75,8 +75,10 @@ int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out);
 void cfp_clip_free(cfp_clip *c);
 int cfp_clip_n_frames(const cfp_clip *c);
 /* Frame i at full resolution as recorded (after rotation), packed RGB24, rows
- * of 3*width bytes. Converted from the decoder's format by libswscale exactly
- * as `ffmpeg -i VIDEO -vf scale=iw:ih:flags=bilinear -pix_fmt rgb24` does. */
+ * of 3*width bytes, owned by the clip. Converted from the decoder's format on
+ * first use (so a clip that only feeds a model never pays for it) by
+ * libswscale exactly as `ffmpeg -i VIDEO -vf scale=iw:ih:flags=bilinear
+ * -pix_fmt rgb24` does. NULL (message in cfp_errmsg) if out of memory. */
 const uint8_t *cfp_clip_frame(const cfp_clip *c, int i, int *width, int *height);
 double cfp_clip_frame_time(const cfp_clip *c, int i);    /* seconds after the first frame */
 int64_t cfp_clip_frame_index(const cfp_clip *c, int i);  /* round(time*fps); the file's index in a folder */

@@ -137,8 +137,15 @@ int cfp_clip_preprocess(cfp_ctx *ctx, cfp_clip *c, const cfp_preprocess *p) {
     }
     const size_t plane = (size_t)ch * cw;
     for (int u = 0; u < c->n_uniq; u++) {
-        const uint8_t *img = c->rgb[u];
-        if (resized) {
+        const uint8_t *img = NULL;
+        if (!resized) {
+            int t0 = 0;
+            while (c->map[t0] != u) t0++;
+            if (!(img = cfp_clip_frame(c, t0, NULL, NULL))) {
+                rc = -1;
+                break;
+            }
+        } else {
             if ((rc = cfp_frame_to_rgb(ctx, &c->scaler, c->uniq[u], rw, rh, resized))) break;
             img = resized;
         }
@@ -166,6 +173,7 @@ int cfp_clip_preprocess(cfp_ctx *ctx, cfp_clip *c, const cfp_preprocess *p) {
     }
     free(resized);
     if (!rc) return 0;
+    if (rc == -1) rc = CFP_E_NOMEM;
 fail:
     for (int i = 0; i < 2; i++) {
         cfp_tensor_free(&c->tensors[i]);

@@ -280,7 +280,7 @@ static int list_folder(cfp_video *v) {
     }
     closedir(d);
     if (!rc) {
-        qsort(names, (size_t)n, sizeof *names, natural_cmp);
+        if (n) qsort(names, (size_t)n, sizeof *names, natural_cmp);
         for (int i = 0; i < n && !rc; i++) rc = add_file(v, &cap, join(v->path, names[i]));
     }
     for (int i = 0; i < n; i++) free(names[i]);
@@ -418,6 +418,9 @@ static int open_file(cfp_video *v) {
     if (!(v->dec = avcodec_alloc_context3(codec))) return cfp_seterr(v->ctx, CFP_E_NOMEM, "out of memory");
     if ((ret = avcodec_parameters_to_context(v->dec, v->st->codecpar)) < 0) return av_fail(v->ctx, path, ret, "decoder");
     v->dec->thread_count = 0; /* one per core */
+    /* report damaged data instead of concealing it: after a seek, damage means
+     * the keyframe was no random-access point (see sample_file) */
+    v->dec->err_recognition |= AV_EF_EXPLODE;
     v->dec->pkt_timebase = v->st->time_base;
     if ((ret = avcodec_open2(v->dec, codec, NULL)) < 0) return av_fail(v->ctx, path, ret, "opening the decoder");
     if (!(v->pkt = av_packet_alloc()) || !(v->frame = av_frame_alloc()))
@@ -573,7 +576,9 @@ static int assign(sampler *s, const AVFrame *f, double t, int *slot) {
 /* One decoded frame at time t: every target it is past gets the held frame. */
 static int on_frame(sampler *s, AVFrame *f, double t, int after_seek) {
     s->n_seen++;
-    while (s->cur < s->T && t > s->targets[s->cur] + s->half) {
+    /* a frame exactly half a frame after a target belongs to the next slot
+     * (ffmpeg's fps filter rounds half away from zero) */
+    while (s->cur < s->T && t > s->targets[s->cur] + s->half - 1e-9) {
         if (!s->held) {
             if (after_seek) {
                 s->landed_late = 1;
@@ -626,14 +631,16 @@ static int sample_file(cfp_video *v, const double *targets, int T, cfp_clip *c) 
     sampler s = {.v = v, .c = c, .targets = targets, .T = T, .half = 0.5 / v->info.fps, .held_uniq = -1};
     cfp_ctx *ctx = v->ctx;
     const double margin = 3.0 / v->info.fps; /* B-frames can show before their keyframe's dts */
-    double back = margin;                    /* how far before the target to seek */
-    int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0;
+    double back = 0; /* how far before the target to seek: grows when a seek lands late */
+    int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0, bad_at_seek = 0;
     double last_t = -1e300;
     /* always seek: it also rewinds after a previous call */
     after_seek = targets[0] > margin;
     int sought = after_seek;
-    if (seek_to(v, after_seek ? targets[0] - back : 0) < 0 && after_seek) {
+    double seek_pos = after_seek ? targets[0] - back : 0; /* where the decoder last started (0: the beginning) */
+    if (seek_to(v, seek_pos) < 0 && after_seek) {
         after_seek = sought = 0;
+        seek_pos = 0;
         seek_to(v, 0);
     }
 again:
@@ -670,6 +677,14 @@ again:
             got_any = 1;
             double t = frame_time(v, v->frame, last_t);
             last_t = t;
+            if (seek_pos > 0 && (n_bad > bad_at_seek || (v->frame->flags & AV_FRAME_FLAG_CORRUPT))) {
+                /* the "keyframe" the index named is no random-access point
+                 * (an I-frame whose followers refer past it): decode from
+                 * further back */
+                s.landed_late = 1;
+                av_frame_unref(v->frame);
+                break;
+            }
             rc = on_frame(&s, v->frame, t, after_seek);
             av_frame_unref(v->frame);
             if (rc) break;
@@ -678,13 +693,17 @@ again:
             if (s.cur == T) break;
         }
         if (rc || s.cur == T) break;
+    reseek:
         if (s.landed_late) {
             /* the keyframe found was after the target: seek further back */
             s.landed_late = 0;
-            back = back * 4 + 1;
+            back = back * 4 + margin + 1;
             double to = targets[s.cur] - back;
             after_seek = to > 0;
-            seek_to(v, after_seek ? to : 0);
+            seek_pos = after_seek ? to : 0;
+            seek_to(v, seek_pos);
+            bad_at_seek = n_bad;
+            av_frame_free(&s.held);
             draining = 0;
             continue;
         }
@@ -694,12 +713,16 @@ again:
             break;
         }
         if (ret == AVERROR_INVALIDDATA) n_bad++;
+        if (seek_pos > 0 && n_bad > bad_at_seek && !s.landed_late) s.landed_late = 1, got_any = 1;
+        if (s.landed_late) goto reseek;
         if (draining && !got_any && ret != AVERROR(EAGAIN)) break;
         /* a far-away next target (uniform sampling, big strides): seek if a keyframe is in between */
         if (!draining && got_any && s.held && s.cur < T && seek_pays(v, s.held_t, targets[s.cur] - margin)) {
             if (seek_to(v, targets[s.cur] - margin) >= 0) {
                 /* the held frame stays the candidate until a later one arrives */
                 after_seek = 0;
+                seek_pos = targets[s.cur] - margin;
+                bad_at_seek = n_bad;
             }
         }
     }
@@ -707,6 +730,7 @@ again:
         /* nothing after the seek point: is the window past the end, or is the video empty? */
         restarted = 1;
         after_seek = draining = 0;
+        seek_pos = 0;
         seek_to(v, 0);
         goto again;
     }
@@ -788,14 +812,11 @@ int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out) {
     int rc = v->files ? sample_frames(v, targets, T, c) : sample_file(v, targets, T, c);
     free(targets);
     if (!rc) {
-        /* full-resolution RGB of each distinct frame */
+        /* full-resolution RGB is made when asked for (cfp_clip_frame): the
+         * model input is resized from the decoded frames directly */
         c->width = c->uniq[0]->width;
         c->height = c->uniq[0]->height;
-        for (int i = 0; i < c->n_uniq && !rc; i++) {
-            /* a frame whose size changed mid-stream is scaled to the clip's size */
-            if (!(c->rgb[i] = malloc((size_t)c->width * c->height * 3))) rc = cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
-            else rc = cfp_frame_to_rgb(ctx, &c->scaler, c->uniq[i], c->width, c->height, c->rgb[i]);
-        }
+        c->ctx = ctx;
     }
     if (rc) {
         cfp_clip_free(c);
@@ -807,11 +828,26 @@ int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out) {
 
 int cfp_clip_n_frames(const cfp_clip *c) { return c->n; }
 
-const uint8_t *cfp_clip_frame(const cfp_clip *c, int i, int *width, int *height) {
+const uint8_t *cfp_clip_frame(const cfp_clip *cc, int i, int *width, int *height) {
+    cfp_clip *c = (cfp_clip *)cc; /* the RGB cache is filled on first use; clips are always heap objects */
     if (i < 0 || i >= c->n) return NULL;
     if (width) *width = c->width;
     if (height) *height = c->height;
-    return c->rgb[c->map[i]];
+    const int u = c->map[i];
+    if (!c->rgb[u]) {
+        /* a frame whose size changed mid-stream is scaled to the clip's size */
+        uint8_t *p = malloc((size_t)c->width * c->height * 3);
+        if (!p) {
+            cfp_seterr(c->ctx, CFP_E_NOMEM, "out of memory for a %dx%d frame", c->width, c->height);
+            return NULL;
+        }
+        if (cfp_frame_to_rgb(c->ctx, &c->scaler, c->uniq[u], c->width, c->height, p)) {
+            free(p);
+            return NULL;
+        }
+        c->rgb[u] = p;
+    }
+    return c->rgb[u];
 }
 
 double cfp_clip_frame_time(const cfp_clip *c, int i) { return i >= 0 && i < c->n ? c->time[i] : 0; }

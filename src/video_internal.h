@@ -17,10 +17,11 @@ typedef struct {
 } cfp_scaler;
 
 struct cfp_clip {
+    cfp_ctx *ctx;   /* for errors of the lazy RGB conversion */
     int n;          /* T */
     int n_uniq;     /* distinct frames (a repeated frame is stored once) */
     AVFrame **uniq; /* decoded frames, rotated as shown; kept for the resize */
-    uint8_t **rgb;  /* full-resolution RGB24 of each distinct frame */
+    uint8_t **rgb;  /* full-resolution RGB24 of each distinct frame, made on first use */
     int *map;       /* clip frame -> distinct frame */
     double *time;
     int64_t *index;

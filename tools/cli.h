@@ -27,8 +27,12 @@ int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo,
 /* Output folders (outdir.c): begin checks --out and opens a temporary
  * sibling; open creates a file in it; commit puts it in place of --out;
  * abort (and SIGINT/SIGTERM) removes it. */
-int cli_outdir_begin(const char *dir);
+int cli_outdir_begin(const char *dir, int force);
 FILE *cli_outdir_open(const char *name);
+/* The full path of `name` in the temporary folder, registered for removal
+ * on abort (for writers that take a path); NULL if too long. */
+const char *cli_outdir_path(const char *name, char *buf, size_t len);
+int cli_outdir_mkdir(const char *name);
 int cli_outdir_commit(const char *dir);
 void cli_outdir_abort(void);
 

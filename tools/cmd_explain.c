@@ -1,8 +1,11 @@
 /* cfp explain: run the model, build the Class Feature Pyramid of the chosen
  * class(es), write DIR/pyramid.json (and the tree form), print a summary. */
 #include "cli.h"
+#include "explain_render.h"
+#include "report.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,14 +14,19 @@
 typedef struct {
     const char *model, *video, *out, *class_arg, *labels;
     const char *inputs[MAX_IO];
-    int n_inputs, topk, threads, no_render, tree;
+    int n_inputs, topk, threads, no_render, tree, force;
     cfp_pyramid_params params;
+    render_cfg render;
 } explain_opts;
 
 static int parse(int argc, char **argv, explain_opts *o) {
     memset(o, 0, sizeof *o);
     cfp_pyramid_params_default(&o->params);
     o->topk = 1;
+    cfp_render_opts_default(&o->render.ro);
+    o->render.fps = 8;
+    o->render.max_nodes = 40;
+    o->render.mp4 = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 #define NEED_VAL()                                                      \
@@ -58,6 +66,35 @@ static int parse(int argc, char **argv, explain_opts *o) {
             o->no_render = 1;
         } else if (!strcmp(a, "--tree")) {
             o->tree = 1;
+        } else if (!strcmp(a, "--force")) {
+            o->force = 1;
+        } else if (!strcmp(a, "--quiet")) {
+            o->render.quiet = 1;
+        } else if (!strcmp(a, "--frames-png")) {
+            o->render.frames_png = 1;
+        } else if (!strcmp(a, "--save-volumes")) {
+            o->render.save_volumes = 1;
+        } else if (!strcmp(a, "--no-mp4")) {
+            o->render.mp4 = 0;
+        } else if (!strcmp(a, "--trilinear")) {
+            o->render.ro.order = 1;
+        } else if (!strcmp(a, "--per-frame")) {
+            o->render.ro.per_frame = 1;
+        } else if (!strcmp(a, "--colormap")) {
+            NEED_VAL();
+            if ((o->render.ro.cmap = cfp_colormap_find(val)) < 0)
+                return cli_usage("explain", "--colormap is jet, turbo, viridis or inferno, got '%s'", val);
+        } else if (!strcmp(a, "--alpha")) {
+            NEED_VAL();
+            if (cli_parse_float("explain", a, val, 0, 1, &d)) return 2;
+            o->render.ro.alpha = (float)d;
+        } else if (!strcmp(a, "--fps")) {
+            NEED_VAL();
+            if (cli_parse_float("explain", a, val, 0.1, 1000, &d)) return 2;
+            o->render.fps = d;
+        } else if (!strcmp(a, "--render-nodes")) {
+            NEED_VAL();
+            if (cli_parse_int("explain", a, val, -1, 1 << 30, &o->render.max_nodes)) return 2;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage("explain", "unknown option '%s'", a);
         } else if (!o->model) {
@@ -133,10 +170,75 @@ static double *node_scores(const cfp_pyramid *p) {
     return s;
 }
 
+/* What data.js adds to pyramid.json for the report page
+ * (assets/report/report.js documents the contract). */
+typedef struct {
+    const render_result *rr;
+    const render_input *in;
+    const render_cfg *cfg;
+    const float *logits;
+    int64_t n_classes;
+} report_extras;
+
+static void json_files(FILE *f, const char *base, int mp4) {
+    fprintf(f, "{\"gif\": \"%s.gif\", \"mp4\": %s%s%s}", base, mp4 ? "\"" : "", mp4 ? base : "null", mp4 ? ".mp4\"" : "");
+}
+
+static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, const labels *lab) {
+    /* top-5 by logit */
+    fprintf(f, "  \"top\": [");
+    int used[5] = {-1, -1, -1, -1, -1};
+    double mx = -INFINITY, sum = 0;
+    for (int64_t c = 0; c < x->n_classes; c++) mx = x->logits[c] > mx ? x->logits[c] : mx;
+    for (int64_t c = 0; c < x->n_classes; c++) sum += exp(x->logits[c] - mx);
+    for (int r = 0; r < 5 && r < x->n_classes; r++) {
+        int best = -1;
+        for (int64_t c = 0; c < x->n_classes; c++) {
+            int taken = 0;
+            for (int k = 0; k < r; k++) taken |= used[k] == c;
+            if (!taken && (best < 0 || x->logits[c] > x->logits[best])) best = (int)c;
+        }
+        used[r] = best;
+        fprintf(f, "%s{\"index\": %d, \"label\": ", r ? ", " : "", best);
+        if (label_of(lab, best)) cli_json_str(f, label_of(lab, best));
+        else fputs("null", f);
+        fprintf(f, ", \"prob\": %.6g, \"logit\": %.6g}", exp(x->logits[best] - mx) / sum, x->logits[best]);
+    }
+    fprintf(f, "],\n  \"clip\": {\"gif\": \"clip.gif\", \"mp4\": %s, \"frames\": %d, \"width\": %d, \"height\": %d, \"fps\": %g},\n",
+            x->cfg->mp4 ? "\"clip.mp4\"" : "null", x->in->T, x->in->W, x->in->H, x->cfg->fps);
+    fprintf(f, "  \"baseline\": ");
+    json_files(f, "maps/saliency_tubes", x->cfg->mp4);
+    fprintf(f, ",\n  \"figure\": {\"gif\": \"pyramid.gif\", \"png\": \"pyramid.png\"},\n  \"levels\": [");
+    for (int l = 0; l < x->rr->n_levels; l++) {
+        char base[64];
+        snprintf(base, sizeof base, "maps/level%d", l);
+        fprintf(f, "%s\n    {\"level\": %d, \"gif\": \"%s.gif\", \"mp4\": ", l ? "," : "", l, base);
+        if (x->cfg->mp4) fprintf(f, "\"%s.mp4\"", base);
+        else fputs("null", f);
+        fprintf(f, ", \"layers\": [");
+        for (int k = 0; k < x->rr->n_level_layers[l]; k++) {
+            fprintf(f, "%s{\"name\": ", k ? ", " : "");
+            cli_json_str(f, cfp_node_layer_name(x->rr->level_layers[l][k]));
+            if (l == 0) {
+                fprintf(f, ", \"gif\": \"%s.gif\", \"mp4\": %s%s%s}", base, x->cfg->mp4 ? "\"" : "", x->cfg->mp4 ? base : "null",
+                        x->cfg->mp4 ? ".mp4\"" : "");
+                continue;
+            }
+            char lb[96];
+            snprintf(lb, sizeof lb, "maps/level%d_layer%d", l, k);
+            fprintf(f, ", \"gif\": \"%s.gif\", \"mp4\": %s%s%s}", lb, x->cfg->mp4 ? "\"" : "", x->cfg->mp4 ? lb : "null",
+                    x->cfg->mp4 ? ".mp4\"" : "");
+        }
+        fprintf(f, "]}");
+    }
+    fprintf(f, "\n  ],\n  \"rendered_nodes\": %d,\n", x->rr->n_rendered);
+    (void)p;
+}
+
 static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_pyramid *p, const labels *lab,
-                       const timing *t) {
+                       const timing *t, const report_extras *x) {
     const cfp_pyramid_params *pp = cfp_pyramid_get_params(p);
-    fprintf(f, "{\n  \"model\": ");
+    fprintf(f, "%s{\n  \"model\": ", x ? "window.CFP_REPORT = " : "");
     cli_json_str(f, o->model);
     fprintf(f, ",\n  \"input\": ");
     if (o->video) cli_json_str(f, o->video);
@@ -155,6 +257,7 @@ static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_p
     fprintf(f, ", \"prob\": %.6g, \"logit\": %.6g},\n", cfp_pyramid_class_prob(p), cfp_pyramid_class_logit(p));
     fprintf(f, "  \"params\": {\"theta\": %g, \"depth\": %d, \"max_children\": %d},\n", pp->theta, pp->depth,
             pp->max_children);
+    if (x) write_extras(f, x, p, lab);
     fprintf(f, "  \"timing_ms\": {\"decode\": %.3f, \"forward\": %.3f, \"backstep\": %.3f, \"render\": %.3f, \"write\": %.3f},\n",
             t->decode, t->forward, t->backstep, t->render, t->write);
     /* layers that hold pyramid nodes, in graph order */
@@ -203,6 +306,11 @@ static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_p
     int n_edges = cfp_pyramid_n_edges(p);
     /* edges listed per child: first[child] -> next[edge] chains */
     int *first = malloc(((size_t)n_nodes + 1) * sizeof *first), *next = malloc(((size_t)n_edges + 1) * sizeof *next);
+    int *pstart = malloc(((size_t)n_nodes + 1) * sizeof *pstart); /* a parent's edges are contiguous */
+    if (pstart) {
+        for (int i = 0; i < n_nodes; i++) pstart[i] = -1;
+        for (int e = n_edges - 1; e >= 0; e--) pstart[cfp_pyramid_edge_at(p, e)->parent] = e;
+    }
     if (first && next) {
         for (int i = 0; i < n_nodes; i++) first[i] = -1;
         for (int e = n_edges - 1; e >= 0; e--) {
@@ -219,10 +327,29 @@ static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_p
                 nd->channel, nd->pooled_activation, nd->n_parents);
         for (int e = first && next ? first[i] : -1, k = 0; e >= 0; e = next[e])
             fprintf(f, "%s%d", k++ ? ", " : "", cfp_pyramid_edge_at(p, e)->parent);
-        fputs("]}", f);
+        fputs("]", f);
+        if (x) {
+            /* children: edges are grouped by parent */
+            fputs(", \"children\": [", f);
+            for (int e = pstart ? pstart[i] : n_edges, k = 0; e >= 0 && e < n_edges && cfp_pyramid_edge_at(p, e)->parent == i; e++)
+                fprintf(f, "%s%d", k++ ? ", " : "", cfp_pyramid_edge_at(p, e)->child);
+            fprintf(f, "], \"score\": %.6g, \"kernel\": ", x->rr->score[i]);
+            char base[64];
+            if (x->rr->node_rendered[i]) {
+                snprintf(base, sizeof base, "maps/node%d_kernel", i);
+                json_files(f, base, x->cfg->mp4);
+                snprintf(base, sizeof base, "maps/node%d_own", i);
+                fputs(", \"own\": ", f);
+                json_files(f, base, x->cfg->mp4);
+            } else {
+                fputs("null, \"own\": null", f);
+            }
+        }
+        fputs("}", f);
     }
     free(first);
     free(next);
+    free(pstart);
     fprintf(f, "\n  ],\n  \"edges\": [");
     for (int e = 0; e < n_edges; e++) {
         const cfp_pyramid_edge *ed = cfp_pyramid_edge_at(p, e);
@@ -234,7 +361,7 @@ static void write_json(FILE *f, const explain_opts *o, cfp_model *m, const cfp_p
         if (i) fputs(", ", f);
         cli_json_str(f, cfp_pyramid_warning(p, i));
     }
-    fprintf(f, "]\n}\n");
+    fprintf(f, "]\n}%s\n", x ? ";" : "");
 }
 
 /* {class: {kernel: {kernel: [leaf, ...]}}}: the DAG unrolled along edges that
@@ -354,7 +481,7 @@ static int cmd_explain(int argc, char **argv) {
     int n_pyr = 0;
     if (cfp_ctx_new(&ctx, o.threads)) return cli_die("out of memory");
     if (o.labels && (rc = load_labels(o.labels, &lab))) goto out;
-    if ((rc = cli_outdir_begin(o.out))) goto out;
+    if ((rc = cli_outdir_begin(o.out, o.force))) goto out;
     if (cfp_model_load(ctx, o.model, &m)) {
         rc = cli_die("%s", cfp_errmsg(ctx));
         goto out;
@@ -434,6 +561,24 @@ static int cmd_explain(int argc, char **argv) {
     }
     double t4 = cli_now_ms();
     t.backstep = t4 - t3;
+
+    /* pictures of the first (best) class's pyramid */
+    render_input rin = {0};
+    render_result rr = {0};
+    report_extras xr = {0};
+    uint8_t *frames = NULL;
+    if (!o.no_render) {
+        if (cfp_render_tensor_frames(ctx, &in[0], &frames, &rin.T, &rin.H, &rin.W)) {
+            rc = cli_die("%s", cfp_errmsg(ctx));
+            goto out_render;
+        }
+        rin.frames = frames;
+        o.render.threads = cfp_ctx_threads(ctx);
+        if ((rc = cli_render_report(ctx, pyr[0], &rin, &o.render, &rr))) goto out_render;
+        t.render = rr.maps_ms + rr.encode_ms;
+        xr = (report_extras){&rr, &rin, &o.render, logits, nc};
+    }
+    t4 = cli_now_ms();
     for (int i = 0; i < n_pyr; i++) {
         char name[64];
         if (i == 0) snprintf(name, sizeof name, "pyramid.json");
@@ -444,7 +589,7 @@ static int cmd_explain(int argc, char **argv) {
             goto out;
         }
         t.write = cli_now_ms() - t4; /* the write time of the files before this one */
-        write_json(f, &o, m, pyr[i], &lab, &t);
+        write_json(f, &o, m, pyr[i], &lab, &t, NULL);
         if (fclose(f) != 0) {
             rc = cli_die("cannot write %s/%s", o.out, name);
             goto out;
@@ -462,12 +607,28 @@ static int cmd_explain(int argc, char **argv) {
             }
         }
     }
-    if ((rc = cli_outdir_commit(o.out))) goto out;
+    if (!o.no_render) {
+        FILE *f = cli_outdir_open("data.js");
+        if (!f) {
+            rc = cli_die("cannot write %s/data.js", o.out);
+            goto out_render;
+        }
+        write_json(f, &o, m, pyr[0], &lab, &t, &xr);
+        if (fclose(f) != 0 || (rc = cli_report_assets())) {
+            rc = rc ? rc : cli_die("cannot write %s/data.js", o.out);
+            goto out_render;
+        }
+    }
+    if ((rc = cli_outdir_commit(o.out))) goto out_render;
     t.write = cli_now_ms() - t4;
     for (int i = 0; i < n_pyr; i++) print_summary(pyr[i], &lab, i);
-    printf("\ntiming: decode %.1f ms, forward %.1f ms, back-step %.3f ms, render %.1f ms, write %.1f ms\n", t.decode,
-           t.forward, t.backstep, t.render, t.write);
-    printf("wrote %s/pyramid.json\n", o.out);
+    printf("\ntiming: decode %.1f ms, forward %.1f ms, back-step %.3f ms, render %.1f ms (maps %.1f, encode %.1f), write %.1f ms\n",
+           t.decode, t.forward, t.backstep, t.render, rr.maps_ms, rr.encode_ms, t.write);
+    if (o.no_render) printf("wrote %s/pyramid.json\n", o.out);
+    else printf("wrote %s/index.html (%d of %d kernels with pictures)\n", o.out, rr.n_rendered, cfp_pyramid_n_nodes(pyr[0]));
+out_render:
+    cli_render_result_free(&rr);
+    free(frames);
 out:
     if (rc) cli_outdir_abort();
     for (int i = 0; i < n_pyr; i++) cfp_pyramid_free(pyr[i]);
@@ -483,11 +644,16 @@ const cli_command cli_cmd_explain = {
     "explain", "explain a prediction: the Class Feature Pyramid, as pyramid.json",
     "cfp explain MODEL.onnx (VIDEO | -i IN0.pb [-i IN1.pb]) --out DIR [--class C | --topk K]\n"
     "            [--theta 0.6] [--depth 3] [--max-children K] [--labels FILE] [--tree] [--no-render]\n"
+    "            [--render-nodes 40] [--colormap jet|turbo|viridis|inferno] [--alpha 0.5] [--fps 8]\n"
+    "            [--trilinear] [--per-frame] [--frames-png] [--save-volumes] [--no-mp4] [--force] [--quiet]\n"
     "  Runs the model, then walks back from the class through the graph: the kernels of\n"
     "  the last layer that carry the class, the kernels of the layer before that feed\n"
     "  those, and so on for --depth back-steps. A kernel's input channel is kept when its\n"
     "  pooled weight × pooled activation, min-max scaled over the kernel's inputs, is at\n"
     "  least --theta. Writes DIR/pyramid.json (and DIR/tree.json with --tree); with\n"
-    "  --topk K also pyramid-top2.json ... for the next classes. DIR appears whole or not\n"
-    "  at all, and a folder cfp did not write is never replaced.\n",
+    "  --topk K also pyramid-top2.json ... for the next classes. Unless --no-render, it also\n"
+    "  writes the report: DIR/index.html with saliency tubes (GIF and MP4) of the class,\n"
+    "  each level and layer, the best --render-nodes kernels (-1: all), the Saliency Tubes\n"
+    "  baseline and the pyramid figure (pyramid.gif/png). DIR appears whole or not at all;\n"
+    "  a folder cfp did not write is replaced only with --force.\n",
     cmd_explain};

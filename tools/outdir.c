@@ -17,11 +17,15 @@
 #define MAX_FILES 4096
 
 static char tmp_dir[PATH_MAX];
+/* everything created inside it, in order: files and subfolders */
 static char files[MAX_FILES][PATH_MAX];
 static volatile sig_atomic_t n_files;
 
 static void remove_tmp(void) {
-    for (int i = 0; i < n_files; i++) unlink(files[i]);
+    /* newest first, so subfolders are empty when their turn comes; unlink,
+     * rmdir and remove-by-name are async-signal-safe */
+    for (int i = n_files - 1; i >= 0; i--)
+        if (unlink(files[i]) != 0) rmdir(files[i]);
     if (tmp_dir[0]) rmdir(tmp_dir);
 }
 
@@ -46,14 +50,14 @@ static int exists(const char *p) {
     return lstat(p, &st) == 0;
 }
 
-int cli_outdir_begin(const char *dir) {
+int cli_outdir_begin(const char *dir, int force) {
     char marker[PATH_MAX];
     if (!dir || !*dir) return cli_die("no output folder given (--out DIR)");
     if (exists(dir)) {
         if (!is_dir(dir)) return cli_die("%s exists and is not a folder", dir);
         snprintf(marker, sizeof marker, "%s/" MARKER, dir);
-        if (!exists(marker))
-            return cli_die("%s exists and was not written by cfp; choose another --out or remove it", dir);
+        if (!exists(marker) && !force)
+            return cli_die("%s exists and was not written by cfp; choose another --out, remove it, or use --force", dir);
     }
     if ((size_t)snprintf(tmp_dir, sizeof tmp_dir, "%s.cfp-tmp-%d", dir, (int)getpid()) >= sizeof tmp_dir)
         return cli_die("%s: path too long", dir);
@@ -69,6 +73,20 @@ int cli_outdir_begin(const char *dir) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     return 0;
+}
+
+const char *cli_outdir_path(const char *name, char *buf, size_t len) {
+    if (!tmp_dir[0] || n_files >= MAX_FILES) return NULL;
+    if ((size_t)snprintf(buf, len, "%s/%s", tmp_dir, name) >= len || strlen(buf) >= PATH_MAX) return NULL;
+    memcpy(files[n_files], buf, strlen(buf) + 1);
+    n_files++;
+    return buf;
+}
+
+int cli_outdir_mkdir(const char *name) {
+    char path[PATH_MAX];
+    if (!cli_outdir_path(name, path, sizeof path)) return -1;
+    return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
 FILE *cli_outdir_open(const char *name) {

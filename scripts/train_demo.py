@@ -1,0 +1,331 @@
+#!/usr/bin/python3
+"""Train the bundled demo model (models/demo/) on scripts/synthetic_actions.py.
+
+A small residual 3D ResNet (torchvision-style BasicBlocks with BatchNorm, 4
+stages, widths 16/32/48/64, global average pool + Linear) is trained on the CPU
+on synthetic clips rendered at 16x112x112 and resized to the model's input,
+16x64x64. Everything is seeded; the script regenerates, in --out:
+
+    model.onnx            BatchNormalization nodes kept (opset 13)
+    model_folded.onnx     default export, BatchNorm folded into the convolutions
+    model.onnx.json       sidecar: the preprocessing (same for both models)
+    model_folded.onnx.json
+    labels.txt            one class name per line
+    samples/<class>_<k>.mp4, .mask   three sample clips (H.264) and their masks
+    samples/expected.json PyTorch's logits for each sample, as cfp would feed it
+    train_log.json        accuracy, confusion matrix, timings
+
+Usage: /usr/bin/python3 scripts/train_demo.py [--out models/demo] [--threads 2]
+See scripts/README.md for the numbers of the shipped model.
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import synthetic_actions as sa  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLIP = 112      # clips are rendered (and shipped) at 112x112
+INPUT = 64      # the model's input: the clip resized to 64x64
+FRAMES = 16
+MEAN = 0.45     # model input = (pixel/255 - MEAN) / STD, all three channels
+STD = 0.225
+TRAIN_SEED, TEST_SEED, SAMPLE_SEED = 1, 2, 3
+# left<->right swap under a horizontal flip
+HFLIP = [sa.CLASSES.index(c) for c in
+         ["move_right", "move_left", "move_up", "move_down", "rotate", "grow", "shrink", "bounce", "approach"]]
+
+
+# ------------------------------------------------------------------ model ----
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv3d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm3d(cout)
+        self.conv2 = nn.Conv3d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm3d(cout)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+
+    def forward(self, x):
+        idt = x if self.downsample is None else self.downsample(x)
+        y = self.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return self.relu(y + idt)
+
+
+class DemoR3D(nn.Module):
+    """Stem (3x7x7, stride 2x4x4) -> 4 residual stages -> GAP -> Linear.
+    Feature maps (TxHxW) for a 16x64x64 input: stem 8x16x16, layer1 8x16x16,
+    layer2 4x8x8, layer3 2x4x4, layer4 1x2x2."""
+
+    def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64)):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (2, 4, 4), (1, 3, 3), bias=False),
+                                  nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
+        strides = [1, 2, 2, 2]
+        layers, cin = [], widths[0]
+        for w, s in zip(widths, strides):
+            layers.append(BasicBlock(cin, w, s))
+            cin = w
+        self.layer1, self.layer2, self.layer3, self.layer4 = layers
+        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        self.fc = nn.Linear(cin, num_classes)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# ------------------------------------------------------------------- data ----
+def _yuv420_roundtrip(x):
+    """x float (N,3,H,W) 0..255 RGB -> the same after BT.601 4:2:0 chroma
+    subsampling, roughly what H.264 yuv420p does to colour edges."""
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = (b - y) * 0.564
+    cr = (r - y) * 0.713
+    c = torch.stack([cb, cr], 1)
+    c = F.interpolate(F.avg_pool2d(c, 2), scale_factor=2, mode="bilinear", align_corners=False)
+    cb, cr = c[:, 0], c[:, 1]
+    return torch.stack([y + 1.403 * cr, y - 0.344 * cb - 0.714 * cr, y + 1.773 * cb], 1).clamp(0, 255)
+
+
+def to_input_size(clips, chroma=None):
+    """uint8 (N,T,H,W,3) at 112 -> uint8 (N,T,64,64,3): antialiased bilinear, like
+    libswscale's bilinear downscale. chroma: bool (N,) clips to pass through 4:2:0 first."""
+    N, T, H, W, _ = clips.shape
+    x = torch.from_numpy(clips).reshape(N * T, H, W, 3).permute(0, 3, 1, 2).float()
+    if chroma is not None and chroma.any():
+        sel = torch.from_numpy(np.repeat(chroma, T))
+        x[sel] = _yuv420_roundtrip(x[sel])
+    x = F.interpolate(x, size=(INPUT, INPUT), mode="bilinear", align_corners=False, antialias=True)
+    x = x.round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).reshape(N, T, INPUT, INPUT, 3).numpy()
+
+
+def _chunk(args):
+    seed, start, n = args
+    torch.set_num_threads(1)
+    clips, labels, _ = sa.generate(n, seed, CLIP, FRAMES, start=start)
+    chroma = (np.arange(start, start + n) % 2) == 0  # half the clips see 4:2:0 chroma
+    return start, to_input_size(clips, chroma), labels
+
+
+def make_set(seed, n, workers, chunk=60):
+    jobs = [(seed, s, min(chunk, n - s)) for s in range(0, n, chunk)]
+    X = np.empty((n, FRAMES, INPUT, INPUT, 3), np.uint8)
+    Y = np.empty(n, np.int64)
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers) as pool:
+            for s, x, y in pool.imap_unordered(_chunk, jobs):
+                X[s:s + len(y)], Y[s:s + len(y)] = x, y
+    else:
+        for j in jobs:
+            s, x, y = _chunk(j)
+            X[s:s + len(y)], Y[s:s + len(y)] = x, y
+    return X, Y
+
+
+def preprocess(x_uint8):
+    """uint8 (N,T,H,W,3) RGB -> float (N,3,T,H,W): (x/255 - MEAN)/STD."""
+    x = torch.from_numpy(np.ascontiguousarray(x_uint8)).permute(0, 4, 1, 2, 3).float()
+    return (x / 255.0 - MEAN) / STD
+
+
+def evaluate(model, X, Y, bs=64):
+    model.eval()
+    pred = []
+    with torch.no_grad():
+        for i in range(0, len(X), bs):
+            pred.append(model(preprocess(X[i:i + bs])).argmax(1).numpy())
+    pred = np.concatenate(pred)
+    C = len(sa.CLASSES)
+    conf = np.zeros((C, C), np.int64)
+    np.add.at(conf, (Y, pred), 1)
+    return float((pred == Y).mean()), conf
+
+
+# ----------------------------------------------------------------- export ----
+def export(model, out):
+    import onnx
+    model.eval()
+    x = torch.zeros(1, 3, FRAMES, INPUT, INPUT)
+    kw = dict(opset_version=13, input_names=["input"], output_names=["logits"])
+    p_bn, p_fold = os.path.join(out, "model.onnx"), os.path.join(out, "model_folded.onnx")
+    torch.onnx.export(model, x, p_bn, training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False, **kw)
+    torch.onnx.export(model, x, p_fold, **kw)
+    info = {}
+    for p in (p_bn, p_fold):
+        m = onnx.load(p)
+        onnx.checker.check_model(m)
+        ops = [n.op_type for n in m.graph.node]
+        info[os.path.basename(p)] = {"bytes": os.path.getsize(p), "nodes": len(ops),
+                                     "BatchNormalization": ops.count("BatchNormalization"), "Conv": ops.count("Conv")}
+    assert info["model.onnx"]["BatchNormalization"] > 0, "BatchNorm was folded in model.onnx"
+    assert info["model_folded.onnx"]["BatchNormalization"] == 0, "BatchNorm left in model_folded.onnx"
+    return info
+
+
+def sidecar():
+    return {"resize": [INPUT, INPUT], "crop": [INPUT, INPUT], "scale": 1 / 255.0,
+            "mean": [MEAN] * 3, "std": [STD] * 3, "bgr": False, "layout": "ncthw",
+            "frames": FRAMES, "stride": 1, "labels": "labels.txt"}
+
+
+def write_samples(model, out, classes=("approach", "rotate", "bounce")):
+    """One confidently-classified clip of each class, from the sample seed."""
+    d = os.path.join(out, "samples")
+    os.makedirs(d, exist_ok=True)
+    model.eval()
+    expected = {"note": "logits of the PyTorch model on each clip decoded by `ffmpeg -i CLIP -vf "
+                        f"scale={INPUT}:{INPUT}:flags=bilinear -pix_fmt rgb24` and normalised as in the sidecar",
+                "samples": []}
+    want = {sa.CLASSES.index(c): c for c in classes}
+    i = 0
+    while want:
+        clip, label, mask = sa.make_clip(SAMPLE_SEED, i, CLIP, FRAMES)
+        i += 1
+        if label not in want:
+            continue
+        name = f"{want[label]}_{i - 1}"
+        path = os.path.join(d, name + ".mp4")
+        sa.write_video(path, clip, crf=18, pix_fmt="yuv420p")
+        frames = sa.read_video(path, INPUT)
+        with torch.no_grad():
+            logits = model(preprocess(frames[None]))[0].numpy()
+        p = torch.softmax(torch.from_numpy(logits), 0)
+        strict = i < 400  # (a poorly trained model gets whatever it classifies right)
+        if i > 3000:
+            raise RuntimeError("no correctly classified sample of " + ", ".join(want.values()))
+        if logits.argmax() != label or strict and (p[label] < 0.9 or mask.mean() < 0.02):
+            os.remove(path)  # keep only clear, correctly classified examples
+            continue
+        sa.write_mask(os.path.join(d, name + ".mask"), mask)
+        expected["samples"].append({"file": name + ".mp4", "mask": name + ".mask", "class": int(label),
+                                    "name": sa.CLASSES[label], "seed": SAMPLE_SEED, "index": i - 1,
+                                    "logits": [float(v) for v in logits],
+                                    "probability": float(p[label])})
+        del want[label]
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+    return expected
+
+
+# ------------------------------------------------------------------- main ----
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=os.path.join(REPO, "models", "demo"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="processes generating data")
+    ap.add_argument("--train", type=int, default=3600)
+    ap.add_argument("--test", type=int, default=900)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
+    a = ap.parse_args()
+
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    np.random.seed(0)
+    random.seed(0)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    os.makedirs(a.out, exist_ok=True)
+    t0 = time.time()
+    cache = a.cache and f"{a.cache}.{a.train}.{a.test}.npz"
+    if cache and os.path.exists(cache):
+        z = np.load(cache)
+        Xtr, Ytr, Xte, Yte = z["Xtr"], z["Ytr"], z["Xte"], z["Yte"]
+    else:
+        Xtr, Ytr = make_set(TRAIN_SEED, a.train, a.workers)
+        Xte, Yte = make_set(TEST_SEED, a.test, a.workers)
+        if cache:
+            np.savez(cache, Xtr=Xtr, Ytr=Ytr, Xte=Xte, Yte=Yte)
+    t_data = time.time() - t0
+    print(f"data: {a.train} train + {a.test} test clips in {t_data:.0f} s; train classes {np.bincount(Ytr)}",
+          flush=True)
+
+    model = DemoR3D()
+    n_params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    steps = a.epochs * (a.train // a.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.15)
+    g = np.random.default_rng(0)
+    hflip = np.array(HFLIP)
+    history = []
+    t1 = time.time()
+    step = 0
+    for ep in range(a.epochs):
+        model.train()
+        perm = g.permutation(a.train)
+        tot, correct, n = 0.0, 0, 0
+        for b in range(a.train // a.batch):
+            idx = np.sort(perm[b * a.batch:(b + 1) * a.batch])
+            x, y = Xtr[idx], Ytr[idx].copy()
+            flip = g.random(len(idx)) < 0.5  # horizontal flip swaps left and right
+            x = np.where(flip[:, None, None, None, None], x[:, :, :, ::-1], x)
+            y[flip] = hflip[y[flip]]
+            xt, yt = preprocess(x), torch.from_numpy(y)
+            out = model(xt)
+            loss = F.cross_entropy(out, yt, label_smoothing=0.05)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            tot += float(loss) * len(y)
+            correct += int((out.argmax(1) == yt).sum())
+            n += len(y)
+            if b % 40 == 0:
+                print(f"  epoch {ep} step {b}: loss {tot / n:.3f} acc {correct / n:.3f}  "
+                      f"({time.time() - t1:.0f} s)", flush=True)
+        acc, conf = evaluate(model, Xte, Yte)
+        history.append({"epoch": ep, "train_loss": tot / n, "train_acc": correct / n, "test_acc": acc,
+                        "seconds": time.time() - t0})
+        print(f"epoch {ep}: train loss {tot / n:.3f} acc {correct / n:.3f}; held-out acc {acc:.4f} "
+              f"({time.time() - t0:.0f} s)", flush=True)
+    t_train = time.time() - t1
+    acc, conf = evaluate(model, Xte, Yte)
+
+    info = export(model, a.out)
+    with open(os.path.join(a.out, "labels.txt"), "w") as f:
+        f.write("\n".join(sa.CLASSES) + "\n")
+    for name in ("model.onnx.json", "model_folded.onnx.json"):
+        with open(os.path.join(a.out, name), "w") as f:
+            json.dump(sidecar(), f, indent=1)
+            f.write("\n")
+    expected = write_samples(model, a.out)
+    total = time.time() - t0
+    log = {"classes": sa.CLASSES, "params": n_params, "input": [1, 3, FRAMES, INPUT, INPUT],
+           "train_clips": a.train, "test_clips": a.test, "train_seed": TRAIN_SEED, "test_seed": TEST_SEED,
+           "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
+           "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
+           "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1)},
+           "onnx": info, "samples": [s["file"] for s in expected["samples"]]}
+    with open(os.path.join(a.out, "train_log.json"), "w") as f:
+        json.dump(log, f, indent=1)
+        f.write("\n")
+    print(f"held-out accuracy {acc:.4f} on {a.test} clips; {n_params} parameters; total {total:.0f} s")
+    print("confusion (rows: true, columns: predicted):")
+    w = max(len(c) for c in sa.CLASSES)
+    for c, row in zip(sa.CLASSES, conf):
+        print(f"  {c:>{w}} " + " ".join(f"{v:4d}" for v in row))
+
+
+if __name__ == "__main__":
+    main()
