@@ -179,12 +179,12 @@ def _texture(rng, h, w):
     t = 1 / (1 + np.exp(-1.5 * acc))  # 0..1
     ca, cb = _random_colour(rng) * rng.uniform(0.4, 0.9), _random_colour(rng) * rng.uniform(0.4, 0.9)
     img = ca[None, None, :] * (1 - t[..., None]) + cb[None, None, :] * t[..., None]
-    img += rng.normal(0, 8, (h, w, 1))  # fine grain
+    img += rng.normal(0, 5, (h, w, 1))  # fine grain
     owner = np.zeros((h, w), np.int16)
     k = max(h, w) / REF / 1.4
-    for _ in range(rng.integers(6, 14)):  # static clutter, pans with the background
+    for _ in range(rng.integers(4, 10)):  # static clutter, pans with the background
         o = _Obj(rng, k)
-        o.c1 = o.c1 * rng.uniform(0.5, 0.9)
+        o.c1 = o.c1 * rng.uniform(0.4, 0.8)
         o.draw(img, owner, 1, rng.uniform(0, w), rng.uniform(0, h), o.r0 * rng.uniform(0.5, 1.2), o.theta0)
     return img
 

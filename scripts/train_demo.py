@@ -67,13 +67,13 @@ class BasicBlock(nn.Module):
 
 
 class DemoR3D(nn.Module):
-    """Stem (3x7x7, stride 2x4x4) -> 4 residual stages -> GAP -> Linear.
-    Feature maps (TxHxW) for a 16x64x64 input: stem 8x16x16, layer1 8x16x16,
-    layer2 4x8x8, layer3 2x4x4, layer4 1x2x2."""
+    """Stem (3x7x7, stride 1x4x4) -> 4 residual stages -> GAP -> Linear.
+    Feature maps (TxHxW) for a 16x64x64 input: stem 16x16x16, layer1 16x16x16,
+    layer2 8x8x8, layer3 4x4x4, layer4 2x2x2."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64)):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (2, 4, 4), (1, 3, 3), bias=False),
+        self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
         strides = [1, 2, 2, 2]
         layers, cin = [], widths[0]
@@ -234,9 +234,9 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="processes generating data")
     ap.add_argument("--train", type=int, default=3600)
     ap.add_argument("--test", type=int, default=900)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
