@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "explain_render.h"
 #include "report.h"
+#include "video_input.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -17,10 +18,12 @@ typedef struct {
     int n_inputs, topk, threads, no_render, tree, force;
     cfp_pyramid_params params;
     render_cfg render;
+    cli_video_opts vo;
 } explain_opts;
 
 static int parse(int argc, char **argv, explain_opts *o) {
     memset(o, 0, sizeof *o);
+    cli_video_opts_init(&o->vo);
     cfp_pyramid_params_default(&o->params);
     o->topk = 1;
     cfp_render_opts_default(&o->render.ro);
@@ -29,6 +32,12 @@ static int parse(int argc, char **argv, explain_opts *o) {
     o->render.mp4 = 1;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int used, r = cli_video_flag("explain", &o->vo, a, val, &used);
+        if (r == 2) return 2;
+        if (r == 1) {
+            i += used;
+            continue;
+        }
 #define NEED_VAL()                                                      \
     if (!val) return cli_usage("explain", "%s needs a value", a); \
     i++
@@ -111,38 +120,19 @@ static int parse(int argc, char **argv, explain_opts *o) {
     if (o->video && o->n_inputs) return cli_usage("explain", "give a video or -i inputs, not both");
     if (!o->video && !o->n_inputs) return cli_usage("explain", "no input: give a video or -i IN.pb");
     if (o->class_arg && o->topk > 1) return cli_usage("explain", "--class and --topk exclude each other");
-    return 0;
+    return cli_video_check("explain", &o->vo);
 }
 
 /* ---- labels ------------------------------------------------------------------ */
 
 typedef struct {
-    char **names;
+    cfp_labels *l;
     int n;
 } labels;
 
-static int load_labels(const char *path, labels *l) {
-    memset(l, 0, sizeof *l);
-    FILE *f = fopen(path, "r");
-    if (!f) return cli_die("%s: cannot read labels", path);
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\r\n")] = 0;
-        char **nn = realloc(l->names, (size_t)(l->n + 1) * sizeof *nn);
-        if (!nn) break;
-        l->names = nn;
-        l->names[l->n++] = strdup(line);
-    }
-    fclose(f);
-    return 0;
+static const char *label_of(const labels *l, int64_t c) {
+    return l->l && c >= 0 && c < l->n ? cfp_labels_get(l->l, (int)c) : NULL;
 }
-
-static void free_labels(labels *l) {
-    for (int i = 0; i < l->n; i++) free(l->names[i]);
-    free(l->names);
-}
-
-static const char *label_of(const labels *l, int64_t c) { return c >= 0 && c < l->n ? l->names[c] : NULL; }
 
 /* ---- output ------------------------------------------------------------------ */
 
@@ -469,37 +459,51 @@ static void print_summary(const cfp_pyramid *p, const labels *lab, int rank) {
 static int cmd_explain(int argc, char **argv) {
     explain_opts o;
     int rc = parse(argc, argv, &o);
-    if (rc) return rc;
-    if (o.video)
-        return cli_die("%s: video input arrives with the video issue; use -i IN.pb for now", o.video);
+    if (rc) {
+        cli_video_opts_free(&o.vo);
+        return rc;
+    }
     cfp_ctx *ctx = NULL;
     cfp_model *m = NULL;
     cfp_tensor in[MAX_IO] = {0};
+    cfp_tensor *inputs = in;
+    int n_inputs = o.n_inputs;
+    cli_video_input vin = {0};
     cfp_pyramid **pyr = NULL;
     labels lab = {0};
     timing t = {0};
     int n_pyr = 0;
     if (cfp_ctx_new(&ctx, o.threads)) return cli_die("out of memory");
-    if (o.labels && (rc = load_labels(o.labels, &lab))) goto out;
+    if (o.labels && cfp_labels_load(ctx, o.labels, &lab.l)) {
+        rc = cli_die("%s", cfp_errmsg(ctx));
+        goto out;
+    }
     if ((rc = cli_outdir_begin(o.out, o.force))) goto out;
     if (cfp_model_load(ctx, o.model, &m)) {
         rc = cli_die("%s", cfp_errmsg(ctx));
         goto out;
     }
     double t0 = cli_now_ms();
-    if (o.n_inputs != cfp_model_n_inputs(m)) {
-        rc = cli_die("the model has %d input%s, %d given with -i", cfp_model_n_inputs(m),
-                     cfp_model_n_inputs(m) == 1 ? "" : "s", o.n_inputs);
-        goto out;
-    }
-    for (int i = 0; i < o.n_inputs; i++)
-        if (cfp_tensor_read_pb(ctx, o.inputs[i], &in[i], NULL)) {
-            rc = cli_die("%s", cfp_errmsg(ctx));
+    if (o.video) {
+        if ((rc = cli_video_prepare(ctx, m, o.model, o.video, &o.vo, &vin))) goto out;
+        inputs = vin.in;
+        n_inputs = vin.n_in;
+        if (!lab.l) lab.l = vin.settings.labels, vin.settings.labels = NULL;
+    } else {
+        if (o.n_inputs != cfp_model_n_inputs(m)) {
+            rc = cli_die("the model has %d input%s, %d given with -i", cfp_model_n_inputs(m),
+                         cfp_model_n_inputs(m) == 1 ? "" : "s", o.n_inputs);
             goto out;
         }
+        for (int i = 0; i < o.n_inputs; i++)
+            if (cfp_tensor_read_pb(ctx, o.inputs[i], &in[i], NULL)) {
+                rc = cli_die("%s", cfp_errmsg(ctx));
+                goto out;
+            }
+    }
     double t1 = cli_now_ms();
     t.decode = t1 - t0;
-    if (cfp_model_run(m, o.n_inputs, in)) {
+    if (cfp_model_run(m, n_inputs, inputs)) {
         rc = cli_die("%s", cfp_errmsg(ctx));
         goto out;
     }
@@ -513,6 +517,11 @@ static int cmd_explain(int argc, char **argv) {
         rc = cli_die("%s", cfp_errmsg(ctx));
         goto out;
     }
+    lab.n = lab.l ? cfp_labels_count(lab.l) : 0;
+    if (lab.n && lab.n != nc) {
+        rc = cli_die("%d labels for a model with %" PRId64 " classes", lab.n, nc);
+        goto out;
+    }
     int classes[1000], n_cls = 0;
     if (o.class_arg) {
         char *end;
@@ -520,7 +529,7 @@ static int cmd_explain(int argc, char **argv) {
         if (*end || end == o.class_arg) {
             c = -1;
             for (int i = 0; i < lab.n; i++)
-                if (!strcmp(lab.names[i], o.class_arg)) c = i;
+                if (!strcmp(cfp_labels_get(lab.l, i), o.class_arg)) c = i;
             if (c < 0) {
                 rc = cli_die("--class '%s' is neither a class index nor a label%s", o.class_arg,
                              lab.n ? "" : " (no labels given: --labels FILE)");
@@ -568,7 +577,8 @@ static int cmd_explain(int argc, char **argv) {
     report_extras xr = {0};
     uint8_t *frames = NULL;
     if (!o.no_render) {
-        if (cfp_render_tensor_frames(ctx, &in[0], &frames, &rin.T, &rin.H, &rin.W)) {
+        if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[0], &frames, &rin.T, &rin.H, &rin.W)
+                     : cfp_render_tensor_frames(ctx, &inputs[0], &frames, &rin.T, &rin.H, &rin.W)) {
             rc = cli_die("%s", cfp_errmsg(ctx));
             goto out_render;
         }
@@ -633,7 +643,9 @@ out:
     if (rc) cli_outdir_abort();
     for (int i = 0; i < n_pyr; i++) cfp_pyramid_free(pyr[i]);
     free(pyr);
-    free_labels(&lab);
+    cfp_labels_free(lab.l);
+    cli_video_input_free(&vin);
+    cli_video_opts_free(&o.vo);
     for (int i = 0; i < MAX_IO; i++) cfp_tensor_free(&in[i]);
     cfp_model_free(m);
     cfp_ctx_free(ctx);
