@@ -414,7 +414,7 @@ int cfp_write_gif_opts(cfp_ctx *ctx, const char *path, const uint8_t *frames, in
     int k = exact_palette(frames, n_px, colors - 1, pal);
     if (k > 0)
         dither = 0; /* every colour is in the palette: the frames are kept exactly */
-    else if ((k = wu_quantize(frames, n_px, colors - 1, pal)) < 0 || kmeans_refine(frames, n_px, pal, k, 8))
+    else if ((k = wu_quantize(frames, n_px, colors - 1, pal)) < 0 || kmeans_refine(frames, n_px, pal, k, 3))
         goto nomem;
     if (nearest_init(&near, pal, k)) goto nomem;
     const int transparent = k; /* the entry after the colours */

@@ -134,7 +134,7 @@ int cfp_write_mp4_encoder(cfp_ctx *ctx, const char *path, const uint8_t *frames,
     int threads = ctx ? cfp_ctx_threads(ctx) : 0;
     c->thread_count = threads > 16 ? 16 : threads < 0 ? 0 : threads;
     if (x264) {
-        av_opt_set(c->priv_data, "preset", "medium", 0);
+        av_opt_set(c->priv_data, "preset", "veryfast", 0); /* short clips: speed over a few bytes */
         av_opt_set(c->priv_data, "crf", "18", 0);
         av_opt_set(c->priv_data, "profile", "high", 0);
     } else {
