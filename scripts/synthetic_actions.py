@@ -198,8 +198,11 @@ def _jitter(rng, T, amp):
     return n / m * amp * rng.uniform(0.3, 1.0)
 
 
-def make_clip(seed, index, size=112, frames=16):
-    """One clip: (uint8 T,H,W,3), label, (bool T,H,W). Pure function of its arguments."""
+def make_clip(seed, index, size=112, frames=16, clutter=1.0):
+    """One clip: (uint8 T,H,W,3), label, (bool T,H,W). Pure function of its arguments.
+    clutter in [0, 1] scales the difficulty (1, the default, is the dataset):
+    background contrast and panning speed, and the number of distractors. The
+    random draws do not depend on it, so the actor's motion is the same."""
     rng = np.random.default_rng([int(seed), int(index), 0x5A17])
     H = W = int(size)
     T = int(frames)
@@ -213,6 +216,10 @@ def make_clip(seed, index, size=112, frames=16):
     ang = rng.uniform(0, 2 * np.pi)
     pad = int(np.ceil(speed * T)) + 2
     tex = _texture(rng, H + 2 * pad, W + 2 * pad)
+    if clutter < 1:
+        m = tex.mean((0, 1))
+        tex = m + (tex - m) * max(float(clutter), 0.15)
+        speed *= clutter
     bx = pad + np.cos(ang) * speed * (np.arange(T) - (T - 1) / 2)
     by = pad + np.sin(ang) * speed * (np.arange(T) - (T - 1) / 2)
 
@@ -278,11 +285,13 @@ def make_clip(seed, index, size=112, frames=16):
         actors.append((o2, mx + ex * d / 2, my + ey * d / 2, np.full(T, r2), np.full(T, o2.theta0)))
 
     distract = []
-    for _ in range(int(rng.integers(2, 5))):
+    n_distract = int(rng.integers(2, 5))
+    for j in range(n_distract):
         o = _Obj(rng, k)
         cx = rng.uniform(o.r0, size - o.r0) + _jitter(rng, T, 2.0 * k)
         cy = rng.uniform(o.r0, size - o.r0) + _jitter(rng, T, 2.0 * k)
-        distract.append((o, cx, cy, np.full(T, o.r0), np.full(T, o.theta0)))
+        if j < round(n_distract * clutter):
+            distract.append((o, cx, cy, np.full(T, o.r0), np.full(T, o.theta0)))
     # depth order: actors at a random depth, mostly near the top
     order = list(distract)
     pos = len(order) if rng.random() < 0.6 else int(rng.integers(0, len(order) + 1))
@@ -306,13 +315,13 @@ def make_clip(seed, index, size=112, frames=16):
     return clip, label, mask
 
 
-def generate(n, seed, size=112, frames=16, start=0):
+def generate(n, seed, size=112, frames=16, start=0, clutter=1.0):
     """n clips: uint8 (n,T,H,W,3) RGB, int64 labels (n,), bool masks (n,T,H,W)."""
     clips = np.empty((n, frames, size, size, 3), np.uint8)
     masks = np.empty((n, frames, size, size), bool)
     labels = np.empty(n, np.int64)
     for i in range(n):
-        clips[i], labels[i], masks[i] = make_clip(seed, start + i, size, frames)
+        clips[i], labels[i], masks[i] = make_clip(seed, start + i, size, frames, clutter)
     return clips, labels, masks
 
 

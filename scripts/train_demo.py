@@ -40,7 +40,7 @@ INPUT = 64      # the model's input: the clip resized to 64x64
 FRAMES = 16
 MEAN = 0.45     # model input = (pixel/255 - MEAN) / STD, all three channels
 STD = 0.225
-TRAIN_SEED, TEST_SEED, SAMPLE_SEED = 1, 2, 3
+TRAIN_SEED, TEST_SEED, SAMPLE_SEED, EASY_SEED = 1, 2, 3, 11
 # left<->right swap under a horizontal flip
 HFLIP = [sa.CLASSES.index(c) for c in
          ["move_right", "move_left", "move_up", "move_down", "rotate", "grow", "shrink", "bounce", "approach"]]
@@ -118,15 +118,16 @@ def to_input_size(clips, chroma=None):
 
 
 def _chunk(args):
-    seed, start, n = args
+    seed, start, n, clutter = args
     torch.set_num_threads(1)
-    clips, labels, _ = sa.generate(n, seed, CLIP, FRAMES, start=start)
+    clips, labels, _ = sa.generate(n, seed, CLIP, FRAMES, start=start, clutter=clutter)
     chroma = (np.arange(start, start + n) % 2) == 0  # half the clips see 4:2:0 chroma
     return start, to_input_size(clips, chroma), labels
 
 
-def make_set(seed, n, workers, chunk=60):
-    jobs = [(seed, s, min(chunk, n - s)) for s in range(0, n, chunk)]
+def make_set(seed, n, workers, chunk=60, easy=False):
+    """easy: the curriculum's warm-up set, clutter rising from 0 to 0.6 over the set."""
+    jobs = [(seed, s, min(chunk, n - s), 0.6 * s / n if easy else 1.0) for s in range(0, n, chunk)]
     X = np.empty((n, FRAMES, INPUT, INPUT, 3), np.uint8)
     Y = np.empty(n, np.int64)
     if workers > 1:
@@ -234,9 +235,11 @@ def main():
     ap.add_argument("--workers", type=int, default=2, help="processes generating data")
     ap.add_argument("--train", type=int, default=3600)
     ap.add_argument("--test", type=int, default=900)
-    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--easy", type=int, default=1800, help="warm-up clips with less clutter")
+    ap.add_argument("--warmup", type=int, default=2, help="epochs on the warm-up set alone (then as many on both)")
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
@@ -256,14 +259,32 @@ def main():
         Xte, Yte = make_set(TEST_SEED, a.test, a.workers)
         if cache:
             np.savez(cache, Xtr=Xtr, Ytr=Ytr, Xte=Xte, Yte=Yte)
+    cache_e = a.cache and f"{a.cache}.easy.{a.easy}.npz"
+    if cache_e and os.path.exists(cache_e):
+        z = np.load(cache_e)
+        Xe, Ye = z["X"], z["Y"]
+    else:
+        Xe, Ye = make_set(EASY_SEED, a.easy, a.workers, easy=True)
+        if cache_e:
+            np.savez(cache_e, X=Xe, Y=Ye)
     t_data = time.time() - t0
-    print(f"data: {a.train} train + {a.test} test clips in {t_data:.0f} s; train classes {np.bincount(Ytr)}",
-          flush=True)
+    print(f"data: {a.train} train + {a.easy} warm-up + {a.test} test clips in {t_data:.0f} s; "
+          f"train classes {np.bincount(Ytr)}", flush=True)
+    # curriculum: the first epochs on the easy set, then easy + full, then the full set
+    Xall, Yall = np.concatenate([Xtr, Xe]), np.concatenate([Ytr, Ye])
+    pools = []
+    for ep in range(a.epochs):
+        if ep < a.warmup:
+            pools.append(np.arange(a.train, a.train + a.easy))
+        elif ep < 2 * a.warmup:
+            pools.append(np.arange(a.train + a.easy))
+        else:
+            pools.append(np.arange(a.train))
 
     model = DemoR3D()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
-    steps = a.epochs * (a.train // a.batch)
+    steps = sum(len(p) // a.batch for p in pools)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.15)
     g = np.random.default_rng(0)
     hflip = np.array(HFLIP)
@@ -272,11 +293,11 @@ def main():
     step = 0
     for ep in range(a.epochs):
         model.train()
-        perm = g.permutation(a.train)
+        perm = g.permutation(pools[ep])
         tot, correct, n = 0.0, 0, 0
-        for b in range(a.train // a.batch):
+        for b in range(len(perm) // a.batch):
             idx = np.sort(perm[b * a.batch:(b + 1) * a.batch])
-            x, y = Xtr[idx], Ytr[idx].copy()
+            x, y = Xall[idx], Yall[idx].copy()
             flip = g.random(len(idx)) < 0.5  # horizontal flip swaps left and right
             x = np.where(flip[:, None, None, None, None], x[:, :, :, ::-1], x)
             y[flip] = hflip[y[flip]]
@@ -312,7 +333,8 @@ def main():
     expected = write_samples(model, a.out)
     total = time.time() - t0
     log = {"classes": sa.CLASSES, "params": n_params, "input": [1, 3, FRAMES, INPUT, INPUT],
-           "train_clips": a.train, "test_clips": a.test, "train_seed": TRAIN_SEED, "test_seed": TEST_SEED,
+           "train_clips": a.train, "warmup_clips": a.easy, "test_clips": a.test, "train_seed": TRAIN_SEED,
+           "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
            "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1)},

@@ -229,3 +229,29 @@ TEST(cli_explain_never_leaves_half_a_folder) {
     CHECK(strstr(r->err, "out of range") != NULL);
     CHECK(!path_exists("%s", out));
 }
+
+/* A video in, a whole report out: the class map is also drawn on the frames
+ * as recorded (mapped back through crop and resize). */
+TEST(cli_explain_video_report) {
+    char clip[256], out[256], cmd[1024];
+    snprintf(clip, sizeof clip, "%s/clip.mp4", tmpd());
+    snprintf(out, sizeof out, "%s/video-report", tmpd());
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -nostdin -v error -y -f lavfi -i testsrc2=size=96x72:rate=25 -t 1 -pix_fmt yuv420p '%s'", clip);
+    CHECK_EQ(system(cmd), 0);
+    result *r = cfp("explain " FX "/model.onnx %s --resize 36x48 --crop 28x28 --frames 10 --render-nodes 4 --out %s --quiet",
+                    clip, out);
+    CHECK_EQ(r->rc, 0);
+    CHECK(strstr(r->out, "wrote ") && strstr(r->out, "index.html"));
+    static const char *files[] = {"index.html", "report.js", "report.css", "data.js", "pyramid.json", "clip.gif",
+                                  "clip.mp4", "pyramid.gif", "pyramid.png", "maps/saliency_tubes.gif",
+                                  "maps/level1.mp4", "maps/node0_kernel.gif", "maps/node0_own.mp4",
+                                  "maps/class_source.mp4", "maps/class_source.png"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        if (!path_exists("%s/%s", out, files[i])) cfp_test_fail_here(__FILE__, __LINE__, "report lacks %s", files[i]);
+    char js[1 << 16], path[512];
+    snprintf(path, sizeof path, "%s/data.js", out);
+    slurp(path, js, sizeof js);
+    CHECK(strncmp(js, "window.CFP_REPORT = {", 21) == 0);
+    CHECK(strstr(js, "\"rendered_nodes\": ") && strstr(js, "\"source\": {\"mp4\": \"maps/class_source.mp4\""));
+}

@@ -222,6 +222,8 @@ static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, 
         fprintf(f, "]}");
     }
     fprintf(f, "\n  ],\n  \"rendered_nodes\": %d,\n", x->rr->n_rendered);
+    if (x->rr->source)
+        fprintf(f, "  \"source\": {\"mp4\": \"maps/class_source.mp4\", \"png\": \"maps/class_source.png\"},\n");
     (void)p;
 }
 
@@ -583,6 +585,8 @@ static int cmd_explain(int argc, char **argv) {
             goto out_render;
         }
         rin.frames = frames;
+        rin.clip = vin.clip;
+        rin.clip_tensor = vin.clip_tensor[0];
         o.render.threads = cfp_ctx_threads(ctx);
         if ((rc = cli_render_report(ctx, pyr[0], &rin, &o.render, &rr))) goto out_render;
         t.render = rr.maps_ms + rr.encode_ms;

@@ -194,6 +194,36 @@ static int write_figure(cfp_ctx *ctx, const render_input *in, const render_cfg *
     return rc;
 }
 
+/* The class node's kernel-wise map over the frames as recorded, mapped back
+ * through the crop and resize (spec §6). */
+static int write_source(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, const render_cfg *cfg) {
+    cfp_volume v;
+    float *vol = NULL;
+    uint8_t *all = NULL;
+    int rc = cfp_map_kernelwise(p, 0, &v);
+    if (!rc) rc = cfp_render_volume(ctx, &v, in->T, in->H, in->W, &cfg->ro, &vol);
+    int sw = 0, sh = 0;
+    size_t fsz = 0;
+    for (int t = 0; !rc && t < in->T; t++) {
+        uint8_t *img;
+        if ((rc = cfp_render_source(ctx, vol, in->T, in->H, in->W, in->clip, in->clip_tensor, &cfg->ro, t, &img, &sw, &sh)))
+            break;
+        if (!all) {
+            fsz = (size_t)sw * sh * 3;
+            if (!(all = malloc(fsz * (size_t)in->T))) rc = CFP_E_NOMEM;
+        }
+        if (all) memcpy(all + fsz * (size_t)t, img, fsz);
+        free(img);
+    }
+    char path[4096];
+    if (!rc) rc = cli_outdir_path("maps/class_source.mp4", path, sizeof path) ? cfp_write_mp4(ctx, path, all, in->T, sw, sh, cfg->fps) : CFP_E_IO;
+    if (!rc) rc = cli_outdir_path("maps/class_source.png", path, sizeof path) ? cfp_write_png(ctx, path, all + fsz * (size_t)(in->T / 2), sw, sh) : CFP_E_IO;
+    free(all);
+    free(vol);
+    cfp_volume_free(&v);
+    return rc;
+}
+
 /* ---- choosing what to draw ------------------------------------------------------- */
 
 typedef struct {
@@ -357,6 +387,10 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
                 if (jobs[level_job[level]].frames) rows[nr++] = jobs[level_job[level]].frames;
             if (!rows || write_figure(ctx, in, cfg, rows, nr)) rc = cli_die("cannot write the pyramid figure: %s", cfp_errmsg(ctx));
             free(rows);
+        }
+        if (!rc && in->clip) {
+            if (write_source(ctx, p, in, cfg)) rc = cli_die("cannot draw on the source frames: %s", cfp_errmsg(ctx));
+            else res->source = 1;
         }
         res->encode_ms = cli_now_ms() - t1;
     }

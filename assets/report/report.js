@@ -146,6 +146,14 @@
     if (clip.width && clip.height) bits.push(clip.width + "×" + clip.height);
     if (clip.fps) bits.push(fmt(clip.fps, clip.fps % 1 ? 2 : 0) + " fps");
     $("clip-info").textContent = bits.join(" · ") + (bits.length ? " — as the model saw it" : "");
+    /* the class map mapped back onto the frames as recorded (video inputs) */
+    if (R.source && (R.source.mp4 || R.source.png)) {
+      var src = media({ mp4: R.source.mp4, gif: R.source.png }, "the class map on the original frames");
+      if (src) {
+        $("clip").appendChild(el("div", { cls: "muted", text: "class map on the frames as recorded:" }));
+        $("clip").appendChild(src);
+      }
+    }
   }
 
   function drawTop() {
