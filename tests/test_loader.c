@@ -1,8 +1,9 @@
 /* Protobuf decoder, TensorProto reader and model loader, including malformed
- * and hostile inputs. Models are built here with a tiny protobuf writer so
- * each test says exactly which bytes it feeds the loader. */
+ * and hostile inputs. Models are built here with the protobuf writer of
+ * pbwrite.h so each test says exactly which bytes it feeds the loader. */
 #include "../src/cfp_internal.h"
 #include "../src/pb.h"
+#include "pbwrite.h"
 #include "test.h"
 
 #include <stdlib.h>
@@ -10,126 +11,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* ---- a tiny protobuf writer --------------------------------------------- */
-typedef struct {
-    uint8_t b[1 << 16];
-    size_t n;
-} buf;
-
-static void put_varint(buf *o, uint64_t v) {
-    do {
-        uint8_t c = v & 0x7f;
-        v >>= 7;
-        o->b[o->n++] = c | (v ? 0x80 : 0);
-    } while (v);
-}
-static void put_key(buf *o, int field, int wire) { put_varint(o, (uint64_t)field << 3 | (uint64_t)wire); }
-static void put_int(buf *o, int field, int64_t v) {
-    put_key(o, field, 0);
-    put_varint(o, (uint64_t)v);
-}
-static void put_bytes(buf *o, int field, const void *p, size_t n) {
-    put_key(o, field, 2);
-    put_varint(o, n);
-    memcpy(o->b + o->n, p, n);
-    o->n += n;
-}
-static void put_str(buf *o, int field, const char *s) { put_bytes(o, field, s, strlen(s)); }
-static void put_msg(buf *o, int field, const buf *m) { put_bytes(o, field, m->b, m->n); }
-static void put_float(buf *o, int field, float f) {
-    put_key(o, field, 5);
-    memcpy(o->b + o->n, &f, 4);
-    o->n += 4;
-}
-
-/* TensorProto: float tensor with raw data (or typed float_data if packed>=0) */
-static void tensor_f32(buf *t, const char *name, int ndim, const int64_t *dims, const float *data, int typed_packed) {
-    t->n = 0;
-    for (int i = 0; i < ndim; i++) put_int(t, 1, dims[i]);
-    put_int(t, 2, CFP_F32);
-    put_str(t, 8, name);
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= dims[i];
-    if (typed_packed < 0) put_bytes(t, 9, data, (size_t)n * 4);
-    else if (typed_packed) put_bytes(t, 4, data, (size_t)n * 4);
-    else
-        for (int64_t i = 0; i < n; i++) put_float(t, 4, data[i]);
-}
-
-static void value_info(buf *vi, const char *name, int ndim, const int64_t *dims) {
-    buf shape = {.n = 0}, tt = {.n = 0}, type = {.n = 0}, d = {.n = 0};
-    for (int i = 0; i < ndim; i++) {
-        d.n = 0;
-        if (dims[i] >= 0) put_int(&d, 1, dims[i]);
-        else put_str(&d, 2, "N");
-        put_msg(&shape, 1, &d);
-    }
-    put_int(&tt, 1, CFP_F32);
-    put_msg(&tt, 2, &shape);
-    put_msg(&type, 1, &tt);
-    vi->n = 0;
-    put_str(vi, 1, name);
-    put_msg(vi, 2, &type);
-}
-
-static void node(buf *nd, const char *op, const char *name, const char *in0, const char *in1, const char *out) {
-    nd->n = 0;
-    if (in0) put_str(nd, 1, in0);
-    if (in1) put_str(nd, 1, in1);
-    put_str(nd, 2, out);
-    put_str(nd, 3, name);
-    put_str(nd, 4, op);
-}
-
-/* model: y = Relu(x + w), x: (N, 3), w: (1, 3) initializer */
-static void build_model(buf *model, const char *op2, int cycle) {
-    static buf g, t, n, vi, op;
-    g.n = 0;
+/* model: y = Relu(x + w), x: (N, 3), w: (1, 3) initializer; op2 replaces
+ * the Relu. cycle: add0 consumes s, which act0 makes from add0's output. */
+static void build_model(pbw *model, const char *op2, int cycle) {
+    gbuild g = {0};
     float w[3] = {1, -2, 0.5f};
     int64_t wd[2] = {1, 3}, xd[2] = {-1, 3};
-    node(&n, "Add", "add0", "x", "w", cycle ? "z" : "s");
-    put_msg(&g, 1, &n);
-    node(&n, op2, "act0", cycle ? "z" : "s", NULL, cycle ? "s" : "y");
-    put_msg(&g, 1, &n);
-    if (cycle) {
-        node(&n, "Relu", "act1", "s", NULL, "y");
-        put_msg(&g, 1, &n);
-        /* make add0 consume s: rebuild with s as an input */
-        g.n = 0;
-        node(&n, "Add", "add0", "x", "s", "z");
-        put_msg(&g, 1, &n);
-        node(&n, "Relu", "act0", "z", NULL, "s");
-        put_msg(&g, 1, &n);
-        node(&n, "Relu", "act1", "s", NULL, "y");
-        put_msg(&g, 1, &n);
+    if (!cycle) {
+        gb_node(&g, "Add", "add0", "x,w", "s", NULL);
+        gb_node(&g, op2, "act0", "s", "y", NULL);
+    } else {
+        gb_node(&g, "Add", "add0", "x,s", "z", NULL);
+        gb_node(&g, "Relu", "act0", "z", "s", NULL);
+        gb_node(&g, "Relu", "act1", "s", "y", NULL);
     }
-    put_str(&g, 2, "g");
-    tensor_f32(&t, "w", 2, wd, w, -1);
-    put_msg(&g, 5, &t);
-    value_info(&vi, "x", 2, xd);
-    put_msg(&g, 11, &vi);
-    value_info(&vi, "y", 2, xd);
-    put_msg(&g, 12, &vi);
+    pbw_str(&g.g, 2, "g");
+    gb_init(&g, "w", 2, wd, w);
+    gb_value_info(&g, 11, "x", 2, xd);
+    gb_value_info(&g, 12, "y", 2, xd);
     model->n = 0;
-    put_int(model, 1, 8);
-    put_str(model, 2, "cfp-test");
-    op.n = 0;
-    put_str(&op, 1, "");
-    put_int(&op, 2, 13);
-    put_msg(model, 8, &op);
-    put_msg(model, 7, &g);
+    gb_model(&g, model, 13);
 }
 
-static char tmpdir[256];
-static const char *tmp_path(const char *name) {
-    static char p[512];
-    if (!tmpdir[0]) {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/cfp-test-XXXXXX");
-        if (!mkdtemp(tmpdir)) abort();
-    }
-    snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-    return p;
+/* ModelProto with only IR 8, opset 13 (no producer, no domain) and graph g */
+static void bare_model(pbw *model, gbuild *g) {
+    pbw op = {0};
+    pbw_int(model, 1, 8);
+    pbw_int(&op, 2, 13);
+    pbw_msg(model, 8, &op);
+    pbw_msg(model, 7, &g->g);
+    pbw_free(&op), pbw_free(&g->g);
 }
+
+static const char *tmp_path(const char *name) { return cfp_test_tmp("loader", name); }
 
 static void write_file(const char *path, const void *p, size_t n) {
     FILE *f = fopen(path, "wb");
@@ -172,12 +86,12 @@ TEST(pb_varint_edge_cases) {
 }
 
 TEST(pb_packed_and_unpacked) {
-    buf a = {.n = 0};
+    pbw a = {0};
     int64_t vals[] = {1, 300, -5};
-    buf packed = {.n = 0};
-    for (int i = 0; i < 3; i++) put_varint(&packed, (uint64_t)vals[i]);
-    put_msg(&a, 1, &packed);
-    for (int i = 0; i < 3; i++) put_int(&a, 1, vals[i]);
+    pbw packed = {0};
+    for (int i = 0; i < 3; i++) pbw_varint(&packed, (uint64_t)vals[i]);
+    pbw_msg(&a, 1, &packed);
+    for (int i = 0; i < 3; i++) pbw_int(&a, 1, vals[i]);
     pb_reader r = pb_init(a.b, a.n);
     pb_field f;
     int k = 0;
@@ -192,9 +106,10 @@ TEST(pb_packed_and_unpacked) {
     }
     CHECK(r.err == NULL);
     CHECK_EQ(k, 6);
+    pbw_free(&a), pbw_free(&packed);
 }
 
-static int decode(cfp_ctx *ctx, const buf *t, cfp_tensor *out) {
+static int decode(cfp_ctx *ctx, const pbw *t, cfp_tensor *out) {
     return cfp_tensor_decode(ctx, NULL, t->b, t->n, false, out, NULL, "tensor");
 }
 
@@ -203,27 +118,29 @@ TEST(tensor_typed_fields_match_raw) {
     CHECK_EQ(cfp_ctx_new(&ctx, 1), 0);
     float d[6] = {1, 2, 3, -4, 5.5f, 1e-7f};
     int64_t dims[2] = {2, 3};
-    for (int mode = -1; mode <= 1; mode++) {
-        buf t;
+    for (int mode = PBW_F32_RAW; mode <= PBW_F32_PACKED; mode++) {
+        pbw t = {0};
         cfp_tensor x;
-        tensor_f32(&t, "t", 2, dims, d, mode);
+        pbw_tensor_f32(&t, "t", 2, dims, d, mode);
         CHECK_EQ(decode(ctx, &t, &x), 0);
         CHECK_EQ(x.ndim, 2);
         CHECK_EQ(x.dims[1], 3);
         CHECK(x.data && memcmp(x.data, d, sizeof d) == 0);
         cfp_tensor_free(&x);
+        pbw_free(&t);
     }
     /* int64_data, negative values */
-    buf t = {.n = 0};
-    put_int(&t, 1, 2);
-    put_int(&t, 2, CFP_I64);
-    put_int(&t, 7, -3);
-    put_int(&t, 7, 1LL << 40);
+    pbw t = {0};
+    pbw_int(&t, 1, 2);
+    pbw_int(&t, 2, CFP_I64);
+    pbw_int(&t, 7, -3);
+    pbw_int(&t, 7, 1LL << 40);
     cfp_tensor x;
     CHECK_EQ(decode(ctx, &t, &x), 0);
     CHECK_EQ(((int64_t *)x.data)[0], -3);
     CHECK_EQ(((int64_t *)x.data)[1], 1LL << 40);
     cfp_tensor_free(&x);
+    pbw_free(&t);
     cfp_ctx_free(ctx);
 }
 
@@ -232,55 +149,57 @@ TEST(tensor_rejects_bad_sizes) {
     CHECK_EQ(cfp_ctx_new(&ctx, 1), 0);
     cfp_tensor x;
     float d[6] = {0};
-    buf t;
+    pbw t = {0};
     int64_t dims[2] = {2, 4}; /* needs 8 floats, raw has 6 */
     t.n = 0;
-    put_int(&t, 1, 2);
-    put_int(&t, 1, 4);
-    put_int(&t, 2, CFP_F32);
-    put_bytes(&t, 9, d, sizeof d);
+    pbw_int(&t, 1, 2);
+    pbw_int(&t, 1, 4);
+    pbw_int(&t, 2, CFP_F32);
+    pbw_bytes(&t, 9, d, sizeof d);
     CHECK_EQ(decode(ctx, &t, &x), CFP_E_INVALID);
     CHECK(strstr(cfp_errmsg(ctx), "raw data has 24 bytes") != NULL);
     /* typed count mismatch */
     (void)dims;
     t.n = 0;
-    put_int(&t, 1, 2);
-    put_int(&t, 1, 4);
-    put_int(&t, 2, CFP_F32);
-    put_bytes(&t, 4, d, sizeof d);
+    pbw_int(&t, 1, 2);
+    pbw_int(&t, 1, 4);
+    pbw_int(&t, 2, CFP_F32);
+    pbw_bytes(&t, 4, d, sizeof d);
     CHECK_EQ(decode(ctx, &t, &x), CFP_E_INVALID);
     /* negative dim */
     t.n = 0;
-    put_int(&t, 1, -2);
-    put_int(&t, 2, CFP_F32);
+    pbw_int(&t, 1, -2);
+    pbw_int(&t, 2, CFP_F32);
     CHECK_EQ(decode(ctx, &t, &x), CFP_E_INVALID);
     CHECK(strstr(cfp_errmsg(ctx), "negative dim") != NULL);
     /* element count overflow */
     t.n = 0;
-    for (int i = 0; i < 4; i++) put_int(&t, 1, 1LL << 40);
-    put_int(&t, 2, CFP_F32);
+    for (int i = 0; i < 4; i++) pbw_int(&t, 1, 1LL << 40);
+    pbw_int(&t, 2, CFP_F32);
     CHECK_EQ(decode(ctx, &t, &x), CFP_E_LIMIT);
     CHECK(strstr(cfp_errmsg(ctx), "overflow") != NULL);
     /* byte-size overflow with a small element count product */
     t.n = 0;
-    put_int(&t, 1, (1LL << 61));
-    put_int(&t, 2, CFP_F64);
+    pbw_int(&t, 1, (1LL << 61));
+    pbw_int(&t, 2, CFP_F64);
     CHECK(decode(ctx, &t, &x) != 0);
     /* strings and unknown types */
     t.n = 0;
-    put_int(&t, 1, 1);
-    put_int(&t, 2, CFP_STRING);
-    put_str(&t, 6, "hello");
+    pbw_int(&t, 1, 1);
+    pbw_int(&t, 2, CFP_STRING);
+    pbw_str(&t, 6, "hello");
     CHECK_EQ(decode(ctx, &t, &x), CFP_E_UNSUPPORTED);
     t.n = 0;
-    put_int(&t, 2, 99);
+    pbw_int(&t, 2, 99);
     CHECK(decode(ctx, &t, &x) != 0);
     /* unknown fields are skipped */
-    tensor_f32(&t, "t", 2, (int64_t[]){2, 3}, d, -1);
-    put_int(&t, 99, 12345);
-    put_str(&t, 100, "ignored");
+    t.n = 0;
+    pbw_tensor_f32(&t, "t", 2, (int64_t[]){2, 3}, d, PBW_F32_RAW);
+    pbw_int(&t, 99, 12345);
+    pbw_str(&t, 100, "ignored");
     CHECK_EQ(decode(ctx, &t, &x), 0);
     cfp_tensor_free(&x);
+    pbw_free(&t);
     cfp_ctx_free(ctx);
 }
 
@@ -309,12 +228,13 @@ TEST(tensor_pb_file_roundtrip) {
 TEST(model_loads_and_runs) {
     cfp_ctx *ctx;
     CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
-    static buf model;
+    pbw model = {0};
     build_model(&model, "Relu", 0);
     cfp_model *m = NULL;
     CHECK_EQ(load_bytes(ctx, model.b, model.n, &m), 0);
     if (!m) {
         fprintf(stderr, "%s\n", cfp_errmsg(ctx));
+        pbw_free(&model);
         cfp_ctx_free(ctx);
         return;
     }
@@ -351,13 +271,14 @@ TEST(model_loads_and_runs) {
     CHECK_EQ(cfp_model_run(m, 1, &bad), CFP_E_SHAPE);
     CHECK(strstr(cfp_errmsg(ctx), "expected shape ?x3, got 3x2") != NULL);
     cfp_model_free(m);
+    pbw_free(&model);
     cfp_ctx_free(ctx);
 }
 
 TEST(model_truncated_at_every_offset) {
     cfp_ctx *ctx;
     CHECK_EQ(cfp_ctx_new(&ctx, 1), 0);
-    static buf model;
+    pbw model = {0};
     build_model(&model, "Relu", 0);
     int failed = 0, loaded = 0;
     for (size_t cut = 0; cut < model.n; cut++) {
@@ -375,9 +296,10 @@ TEST(model_truncated_at_every_offset) {
     CHECK(failed > (int)model.n / 2);
     /* flipping bytes must never crash either */
     uint32_t seed = 1;
+    pbw bad = {0};
     for (int trial = 0; trial < 2000; trial++) {
-        static buf bad;
-        bad = model;
+        bad.n = 0;
+        pbw_raw(&bad, model.b, model.n);
         for (int k = 0; k < 3; k++) {
             seed = seed * 1103515245u + 12345u;
             bad.b[(seed >> 8) % bad.n] = (uint8_t)(seed >> 16);
@@ -390,13 +312,14 @@ TEST(model_truncated_at_every_offset) {
             cfp_model_free(m);
         }
     }
+    pbw_free(&bad), pbw_free(&model);
     cfp_ctx_free(ctx);
 }
 
 TEST(model_errors_name_the_problem) {
     cfp_ctx *ctx;
     CHECK_EQ(cfp_ctx_new(&ctx, 1), 0);
-    static buf model;
+    pbw model = {0};
     cfp_model *m = NULL;
     build_model(&model, "NoSuchOp", 0);
     CHECK_EQ(load_bytes(ctx, model.b, model.n, &m), CFP_E_UNSUPPORTED);
@@ -410,55 +333,33 @@ TEST(model_errors_name_the_problem) {
     CHECK_EQ(cfp_model_load(ctx, tmp_path("nope.onnx"), &m), CFP_E_IO);
     CHECK(strstr(cfp_errmsg(ctx), "nope.onnx") != NULL);
     /* a node input nobody produces */
-    static buf g, n, mo, op;
-    g.n = 0;
-    node(&n, "Relu", "r", "ghost", NULL, "y");
-    put_msg(&g, 1, &n);
-    buf vi;
-    value_info(&vi, "y", 1, (int64_t[]){3});
-    put_msg(&g, 12, &vi);
-    mo.n = 0;
-    put_int(&mo, 1, 8);
-    op.n = 0;
-    put_int(&op, 2, 13);
-    put_msg(&mo, 8, &op);
-    put_msg(&mo, 7, &g);
-    CHECK_EQ(load_bytes(ctx, mo.b, mo.n, &m), CFP_E_INVALID);
+    gbuild g = {0};
+    gb_node(&g, "Relu", "r", "ghost", "y", NULL);
+    gb_value_info(&g, 12, "y", 1, (int64_t[]){3});
+    model.n = 0;
+    bare_model(&model, &g);
+    CHECK_EQ(load_bytes(ctx, model.b, model.n, &m), CFP_E_INVALID);
     CHECK(strstr(cfp_errmsg(ctx), "input 'ghost' is not produced") != NULL);
     CHECK(m == NULL);
+    pbw_free(&model);
     cfp_ctx_free(ctx);
 }
 
 /* initializer "w" stored in an external file; location given by `loc` */
 static int load_external(cfp_ctx *ctx, const char *loc, cfp_model **m) {
-    static buf g, t, e, n, mo, op, vi;
+    gbuild g = {0};
+    pbw t = {0}, mo = {0};
     float w[3] = {1, -2, 0.5f};
     write_file(tmp_path("weights.bin"), w, sizeof w);
-    g.n = 0;
-    node(&n, "Add", "add0", "x", "w", "y");
-    put_msg(&g, 1, &n);
-    t.n = 0;
-    put_int(&t, 1, 1);
-    put_int(&t, 1, 3);
-    put_int(&t, 2, CFP_F32);
-    put_str(&t, 8, "w");
-    e.n = 0;
-    put_str(&e, 1, "location");
-    put_str(&e, 2, loc);
-    put_msg(&t, 13, &e);
-    put_int(&t, 14, 1);
-    put_msg(&g, 5, &t);
-    value_info(&vi, "x", 2, (int64_t[]){1, 3});
-    put_msg(&g, 11, &vi);
-    value_info(&vi, "y", 2, (int64_t[]){1, 3});
-    put_msg(&g, 12, &vi);
-    mo.n = 0;
-    put_int(&mo, 1, 8);
-    op.n = 0;
-    put_int(&op, 2, 13);
-    put_msg(&mo, 8, &op);
-    put_msg(&mo, 7, &g);
-    return load_bytes(ctx, mo.b, mo.n, m);
+    gb_node(&g, "Add", "add0", "x,w", "y", NULL);
+    pbw_tensor_external(&t, "w", 2, (int64_t[]){1, 3}, loc);
+    pbw_msg(&g.g, 5, &t);
+    gb_value_info(&g, 11, "x", 2, (int64_t[]){1, 3});
+    gb_value_info(&g, 12, "y", 2, (int64_t[]){1, 3});
+    bare_model(&mo, &g);
+    int rc = load_bytes(ctx, mo.b, mo.n, m);
+    pbw_free(&t), pbw_free(&mo);
+    return rc;
 }
 
 TEST(external_data_stays_in_model_folder) {
@@ -488,10 +389,11 @@ TEST(external_data_stays_in_model_folder) {
 TEST(memory_limit_refuses_before_allocating) {
     cfp_ctx *ctx;
     CHECK_EQ(cfp_ctx_new(&ctx, 1), 0);
-    static buf model;
+    pbw model = {0};
     build_model(&model, "Relu", 0);
     cfp_model *m = NULL;
     CHECK_EQ(load_bytes(ctx, model.b, model.n, &m), 0);
+    pbw_free(&model);
     if (!m) return;
     cfp_ctx_set_max_memory(ctx, 1 << 20);
     /* (N, 3) floats with N = 1M: 12 MB per value */

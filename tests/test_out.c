@@ -8,80 +8,29 @@
 #include <gif_lib.h>
 #include <png.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-static char tmp_dir[64];
-
-static void rm_tmp(void) {
-    if (tmp_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-        if (system(cmd)) {
-        }
-    }
-}
-
-static const char *tmp_path(const char *name) {
-    static char p[8][256];
-    static int k;
-    if (!tmp_dir[0]) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/cfp-out-XXXXXX");
-        if (!mkdtemp(tmp_dir)) abort();
-        atexit(rm_tmp);
-    }
-    char *s = p[k++ & 7];
-    snprintf(s, 256, "%s/%s", tmp_dir, name);
-    return s;
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
+static const char *tmp_path(const char *name) { return cfp_test_tmp("out", name); }
 
 static int have_ffmpeg(void) {
     static int state; /* 0 unknown, 1 yes, -1 no */
-    if (!state) state = sh("command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null") == 0 ? 1 : -1;
+    if (!state) state = cfp_test_sh("command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null") == 0 ? 1 : -1;
     if (state < 0) cfp_test_fail_here(__FILE__, __LINE__, "ffmpeg/ffprobe CLI missing (scripts/install-deps.sh installs it)");
     return state > 0;
-}
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = 0, *len = (size_t)n;
-    return b;
 }
 
 /* Every frame of a file decoded by the ffmpeg CLI as rgb24; *n frames. */
 static uint8_t *ffmpeg_decode(const char *file, int w, int h, int *n) {
     const char *out = tmp_path("decoded.rgb");
     *n = 0;
-    if (sh("ffmpeg -nostdin -v error -y -i '%s' -fps_mode passthrough -f rawvideo -pix_fmt rgb24 '%s'", file, out))
+    if (cfp_test_sh("ffmpeg -nostdin -v error -y -i '%s' -fps_mode passthrough -f rawvideo -pix_fmt rgb24 '%s'", file,
+                    out))
         return NULL;
     size_t len;
-    uint8_t *b = slurp(out, &len);
+    uint8_t *b = cfp_test_slurp_alloc(out, &len);
     if (b) *n = (int)(len / ((size_t)w * h * 3));
     return b;
 }
@@ -89,13 +38,13 @@ static uint8_t *ffmpeg_decode(const char *file, int w, int h, int *n) {
 /* ffprobe's stream entries "key=value\n..." for the first video stream. */
 static char *ffprobe(const char *file) {
     const char *out = tmp_path("probe.txt");
-    if (sh("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
+    if (cfp_test_sh("ffprobe -v error -count_frames -select_streams v:0 -show_entries "
            "stream=codec_name,profile,pix_fmt,width,height,nb_read_frames,avg_frame_rate,color_space "
            "-of default=nw=1 '%s' > '%s'",
            file, out))
         return NULL;
     size_t len;
-    return (char *)slurp(out, &len);
+    return (char *)cfp_test_slurp_alloc(out, &len);
 }
 
 static const char *probe_get(const char *probe, const char *key, char *buf, size_t len) {
@@ -185,7 +134,7 @@ static long file_size(const char *p) {
 
 /* No "*.cfp-tmp-*" file is left in the temporary folder. */
 static int tmp_leftovers(void) {
-    DIR *d = opendir(tmp_dir);
+    DIR *d = opendir(cfp_test_tmpsub("out"));
     int k = 0;
     struct dirent *e;
     while (d && (e = readdir(d)))
@@ -240,9 +189,9 @@ TEST(out_png_roundtrip) {
         }
         /* deterministic: the same pixels give the same bytes */
         size_t l1, l2;
-        uint8_t *b1 = slurp(p, &l1);
+        uint8_t *b1 = cfp_test_slurp_alloc(p, &l1);
         CHECK_EQ(cfp_write_png(ctx, tmp_path("b.png"), f, w, h), CFP_OK);
-        uint8_t *b2 = slurp(tmp_path("b.png"), &l2);
+        uint8_t *b2 = cfp_test_slurp_alloc(tmp_path("b.png"), &l2);
         CHECK(b1 && b2 && l1 == l2 && memcmp(b1, b2, l1) == 0);
         CHECK(b1 && l1 > 8 && !memcmp(b1, "\x89PNG\r\n\x1a\n", 8));
         free(b1), free(b2), free(f);
@@ -347,7 +296,7 @@ static void gif_case(cfp_ctx *ctx, int n, int w, int h, double fps, int kind, co
     if (fps <= 50 && n <= 64) CHECK_EQ(total, llround(100.0 * n / fps));
     /* raw bytes: GIF89a and the looping extension, independently of giflib */
     size_t len;
-    uint8_t *raw = slurp(p, &len);
+    uint8_t *raw = cfp_test_slurp_alloc(p, &len);
     CHECK(raw && len > 13 && !memcmp(raw, "GIF89a", 6));
     int found = 0;
     for (size_t i = 0; raw && i + 19 <= len; i++)
@@ -448,7 +397,7 @@ TEST(out_gif_sizes_and_delays) {
 /* Top-level boxes: moov must come before mdat (+faststart). */
 static int moov_before_mdat(const char *p) {
     size_t len;
-    uint8_t *b = slurp(p, &len);
+    uint8_t *b = cfp_test_slurp_alloc(p, &len);
     int moov = -1, mdat = -1, k = 0;
     for (size_t off = 0; b && off + 8 <= len; k++) {
         uint64_t sz = (uint64_t)b[off] << 24 | b[off + 1] << 16 | b[off + 2] << 8 | b[off + 3];
@@ -631,16 +580,16 @@ TEST(out_keeps_old_file_on_error) {
     const char *p = tmp_path("keep.png");
     CHECK_EQ(cfp_write_png(ctx, p, px, 2, 2), CFP_OK);
     size_t l1, l2;
-    uint8_t *b1 = slurp(p, &l1);
+    uint8_t *b1 = cfp_test_slurp_alloc(p, &l1);
     CHECK_EQ(cfp_write_png(ctx, p, px, 2, 0), CFP_E_ARG);
     CHECK_EQ(cfp_write_gif(ctx, p, px, 1, 2, 2, -1), CFP_E_ARG);
-    uint8_t *b2 = slurp(p, &l2);
+    uint8_t *b2 = cfp_test_slurp_alloc(p, &l2);
     CHECK(b1 && b2 && l1 == l2 && !memcmp(b1, b2, l1));
     free(b1), free(b2);
     /* overwriting an existing file works */
     px[0] = 200;
     CHECK_EQ(cfp_write_png(ctx, p, px, 2, 2), CFP_OK);
-    b2 = slurp(p, &l2);
+    b2 = cfp_test_slurp_alloc(p, &l2);
     CHECK(b2 && l2 > 8);
     free(b2);
     cfp_ctx_free(ctx);

@@ -10,17 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define FX "tests/fixtures/r3d_18_bn"
 #define P 1024 /* path buffers */
-
-/* The report folder under test is what `cfp explain` writes. */
-static int sh(const char *cmd) {
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-}
 
 static const char *cfp_bin(void) {
     const char *b = getenv("CFP_BIN");
@@ -41,13 +34,14 @@ static void output_dir(char *buf, size_t cap) {
     mkdir(buf, 0755);
 }
 
-/* Builds the report folder `dir`; returns 0 or prints why not. */
+/* The report folder under test is what `cfp explain` writes.
+ * Builds the report folder `dir`; returns 0 or prints why not. */
 static int make_report(const char *dir, const char *log) {
     char cmd[8 * P];
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && cd '%s' && '%s' explain " FX "/model.onnx -i " FX
              "/test_data_set_0/input_0.pb --topk 5 --out '%s' >'%s' 2>&1",
              dir, cfp_test_root(), cfp_bin(), dir, log);
-    if (sh(cmd) != 0) return fprintf(stderr, "report: cfp explain failed, see %s\n", log), 1;
+    if (cfp_test_sh("%s", cmd) != 0) return fprintf(stderr, "report: cfp explain failed, see %s\n", log), 1;
     return 0;
 }
 
@@ -75,23 +69,15 @@ static int chromium(const char *bin, const char *what, const char *url, const ch
              "--disable-default-apps --disable-extensions --mute-audio --user-data-dir='%s' "
              "--virtual-time-budget=10000 %s '%s' >'%s' 2>>'%s'",
              bin, prof, what, url, out, log);
-    int rc = sh(cmd);
+    int rc = cfp_test_sh("%s", cmd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", prof);
-    sh(cmd);
+    cfp_test_sh("%s", cmd);
     return rc;
 }
 
 static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
+    size_t len;
+    return cfp_test_slurp_alloc(path, &len);
 }
 
 static const struct cli_report_file *embedded(const char *name) {

@@ -5,77 +5,34 @@
 #include "json.h"
 #include "test.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-static char tmp_dir[64];
-
-static void rm_tmp(void) {
-    if (tmp_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-        if (system(cmd)) {
-        }
-    }
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 /* The synthetic clips, made once per run into a temporary folder. */
 static const char *clips(void) {
     static int state; /* 0 not yet, 1 ok, -1 failed */
     if (!state) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/cfp-video-XXXXXX");
-        if (!mkdtemp(tmp_dir)) abort();
-        atexit(rm_tmp);
-        state = sh("'%s/tests/video/make_clips.sh' '%s/clips'", cfp_test_root(), tmp_dir) == 0 ? 1 : -1;
+        int rc = cfp_test_sh("'%s/tests/video/make_clips.sh' '%s/clips'", cfp_test_root(), cfp_test_tmpsub("video"));
+        state = rc == 0 ? 1 : -1;
         if (state < 0) fprintf(stderr, "test_video: tests/video/make_clips.sh failed (is ffmpeg installed?)\n");
     }
     static char dir[128];
-    snprintf(dir, sizeof dir, "%s/clips", tmp_dir);
+    snprintf(dir, sizeof dir, "%s/clips", cfp_test_tmpsub("video"));
     return state > 0 ? dir : NULL;
-}
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    if (b) b[n] = 0;
-    *len = (size_t)n;
-    return b;
 }
 
 /* Every frame of `video` from the ffmpeg CLI, scaled to w x h, as rgb24. */
 static uint8_t *ffmpeg_rgb(const char *video, const char *input_opts, const char *filters, int w, int h, int *n) {
     char out[256];
-    snprintf(out, sizeof out, "%s/ref.rgb", tmp_dir);
-    if (sh("ffmpeg -nostdin -v error -y %s -i '%s' -vf '%s%sscale=%d:%d:flags=bilinear' -pix_fmt rgb24 -fps_mode "
-           "passthrough -f rawvideo '%s'",
-           input_opts, video, filters, *filters ? "," : "", w, h, out))
+    snprintf(out, sizeof out, "%s/ref.rgb", cfp_test_tmpsub("video"));
+    if (cfp_test_sh("ffmpeg -nostdin -v error -y %s -i '%s' -vf '%s%sscale=%d:%d:flags=bilinear' -pix_fmt rgb24 "
+                    "-fps_mode passthrough -f rawvideo '%s'",
+                    input_opts, video, filters, *filters ? "," : "", w, h, out))
         return NULL;
     size_t len;
-    uint8_t *b = slurp(out, &len);
+    uint8_t *b = cfp_test_slurp_alloc(out, &len);
     *n = b ? (int)(len / ((size_t)w * h * 3)) : 0;
     return b;
 }
@@ -375,7 +332,7 @@ SUITE(video_presets_match_numpy) {
     if (!cfp_test_wanted("video_numpy")) return;
     char samples[512];
     snprintf(samples, sizeof samples, "%s/build/samples", cfp_test_root());
-    int fetched = sh("'%s/scripts/fetch-sample-videos.sh' '%s'", cfp_test_root(), samples) == 0;
+    int fetched = cfp_test_sh("'%s/scripts/fetch-sample-videos.sh' '%s'", cfp_test_root(), samples) == 0;
     if (!clips()) fetched = 0;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char name[128], why[512] = "", path[1024], out[256];
@@ -385,9 +342,9 @@ SUITE(video_presets_match_numpy) {
             continue;
         }
         snprintf(path, sizeof path, "%s/%s", samples, cases[i].video);
-        snprintf(out, sizeof out, "%s/ref", tmp_dir);
-        if (sh("/usr/bin/python3 '%s/tests/video/preset_ref.py' '%s' %s %d %d %d '%s'", cfp_test_root(), path,
-               cases[i].preset, cases[i].start, cases[i].T, cases[i].stride, out)) {
+        snprintf(out, sizeof out, "%s/ref", cfp_test_tmpsub("video"));
+        if (cfp_test_sh("/usr/bin/python3 '%s/tests/video/preset_ref.py' '%s' %s %d %d %d '%s'", cfp_test_root(),
+                        path, cases[i].preset, cases[i].start, cases[i].T, cases[i].stride, out)) {
             cfp_test_result(name, 0, "tests/video/preset_ref.py failed (python3-numpy installed?)");
             continue;
         }
@@ -407,7 +364,7 @@ SUITE(video_presets_match_numpy) {
                 char f[300];
                 snprintf(f, sizeof f, "%s.%d.f32", out, k);
                 size_t len;
-                float *ref = (float *)slurp(f, &len);
+                float *ref = (float *)cfp_test_slurp_alloc(f, &len);
                 const cfp_tensor *t = cfp_clip_tensor(c, k);
                 if (!ref || len != t->nbytes) {
                     snprintf(why, sizeof why, "tensor %d: %zu bytes, reference %zu", k, t->nbytes, ref ? len : 0);
@@ -513,49 +470,17 @@ TEST(video_labels_builtin_match_file) {
 
 /* ---- the command line ---------------------------------------------------------------- */
 
-typedef struct {
-    int rc;
-    char out[32768], err[4096];
-} result;
-
-static result *cfp(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static result *cfp(const char *fmt, ...) {
-    static result r;
-    char args[4096], o[128], e[128];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    const char *bin = getenv("CFP_BIN");
-    snprintf(o, sizeof o, "%s/stdout", tmp_dir);
-    snprintf(e, sizeof e, "%s/stderr", tmp_dir);
-    r.rc = sh("cd '%s' && '%s' %s >%s 2>%s", cfp_test_root(), bin ? bin : "build/cfp", args, o, e);
-    size_t n;
-    uint8_t *b = slurp(o, &n);
-    snprintf(r.out, sizeof r.out, "%s", b ? (char *)b : "");
-    free(b);
-    b = slurp(e, &n);
-    snprintf(r.err, sizeof r.err, "%s", b ? (char *)b : "");
-    free(b);
-    return &r;
-}
-
-static int lines(const char *s) {
-    int n = 0;
-    for (; *s; s++) n += *s == '\n';
-    return n;
-}
-
 #define FXM "tests/fixtures/r3d_18_bn/model.onnx"
 
 TEST(cli_predict) {
     const char *d = clips();
     CHECK(d != NULL);
     if (!d) return;
-    result *r = cfp("predict " FXM " %s/h264.mp4 --topk 3", d);
+    cfp_test_cli_out *r = cfp_test_cli("predict " FXM " %s/h264.mp4 --topk 3", d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "kinetics-r3d@28x28") && strstr(r->out, "1x3x10x28x28") && strstr(r->out, "top 3"));
-    r = cfp("predict " FXM " %s/h264.mp4 --json --start 0.4 --stride 2 --topk 2 --dump-input %s/in.pb", d, tmp_dir);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --json --start 0.4 --stride 2 --topk 2 --dump-input %s/in.pb", d,
+            cfp_test_tmpsub("video"));
     CHECK_EQ(r->rc, 0);
     CHECK(strncmp(r->out, "{\"top\":[{\"index\":", 17) == 0);
     CHECK(strstr(r->out, "\"prob\":") && strstr(r->out, "\"logit\":") && strstr(r->out, "\"timing_ms\":{"));
@@ -564,27 +489,29 @@ TEST(cli_predict) {
     char first[64] = "";
     const char *lg = strstr(r->out, "\"logit\":");
     if (lg) snprintf(first, sizeof first, "%.12s", lg + 8);
-    r = cfp("run " FXM " -i %s/in.pb", tmp_dir);
+    r = cfp_test_cli("run " FXM " -i %s/in.pb", cfp_test_tmpsub("video"));
     CHECK_EQ(r->rc, 0);
     /* a short video: the last frame repeats, with a note */
-    r = cfp("predict " FXM " %s/h264.mp4 --start '#25'", d);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --start '#25'", d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->err, "repeated 5 times") != NULL);
     /* flags: preset and overrides; a model-size mismatch is one clear line */
-    r = cfp("predict " FXM " %s/h264.mp4 --preset kinetics-s3d", d);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --preset kinetics-s3d", d);
     CHECK_EQ(r->rc, 1);
-    CHECK_EQ(lines(r->err), 1);
+    CHECK_EQ(cfp_test_lines(r->err), 1);
     CHECK(strstr(r->err, "is 1x3x10x28x28, but preprocessing 'kinetics-s3d' gives 1x3x10x224x224") != NULL);
-    r = cfp("predict " FXM " %s/h264.mp4 --preset kinetics-s3d --crop 28x28 --resize 32x32 --mean 0.5,0.5,0.5 --bgr", d);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --preset kinetics-s3d --crop 28x28 --resize 32x32 --mean 0.5,0.5,0.5 "
+                     "--bgr",
+                     d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "kinetics-s3d+") != NULL);
-    r = cfp("predict " FXM " %s/frames --frames 4", d);
+    r = cfp_test_cli("predict " FXM " %s/frames --frames 4", d);
     CHECK_EQ(r->rc, 1); /* T is the model's (10); 4 frames do not fit */
-    r = cfp("predict " FXM " %s/png --json", d);
+    r = cfp_test_cli("predict " FXM " %s/png --json", d);
     CHECK_EQ(r->rc, 0);
-    r = cfp("predict " FXM " %s/h264.mp4 --preset bogus", d);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --preset bogus", d);
     CHECK_EQ(r->rc, 2);
-    r = cfp("predict " FXM " %s/h264.mp4 --resize 12", d);
+    r = cfp_test_cli("predict " FXM " %s/h264.mp4 --resize 12", d);
     CHECK_EQ(r->rc, 2);
 }
 
@@ -605,13 +532,13 @@ TEST(cli_predict_bad_videos) {
         {"frames/%s.jpg", "", "exactly one %d"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        result *r = cfp("predict " FXM " %s/%s %s", d, cases[i].video, cases[i].args);
-        if (r->rc != 1 || lines(r->err) != 1 || !strstr(r->err, cases[i].want))
+        cfp_test_cli_out *r = cfp_test_cli("predict " FXM " %s/%s %s", d, cases[i].video, cases[i].args);
+        if (r->rc != 1 || cfp_test_lines(r->err) != 1 || !strstr(r->err, cases[i].want))
             cfp_test_fail_here(__FILE__, __LINE__, "%s %s: rc %d, stderr '%s'", cases[i].video, cases[i].args, r->rc,
                                r->err);
     }
     /* a folder that is not a video and not images */
-    result *r = cfp("predict " FXM " tests/video");
+    cfp_test_cli_out *r = cfp_test_cli("predict " FXM " tests/video");
     CHECK_EQ(r->rc, 1);
     CHECK(strstr(r->err, "no images") != NULL);
 }
@@ -621,8 +548,8 @@ TEST(cli_predict_model_settings) {
     CHECK(d != NULL);
     if (!d) return;
     char model[256];
-    snprintf(model, sizeof model, "%s/m.onnx", tmp_dir);
-    CHECK_EQ(sh("cp '%s/" FXM "' '%s'", cfp_test_root(), model), 0);
+    snprintf(model, sizeof model, "%s/m.onnx", cfp_test_tmpsub("video"));
+    CHECK_EQ(cfp_test_sh("cp '%s/" FXM "' '%s'", cfp_test_root(), model), 0);
     /* sidecar: preset + explicit values + inline class names */
     FILE *f = fopen("/dev/null", "r");
     if (f) fclose(f);
@@ -632,25 +559,25 @@ TEST(cli_predict_model_settings) {
     fprintf(f, "{\"preset\": \"i3d\", \"short_side\": 40, \"crop\": [28, 28],\n"
                " \"classes\": [\"c0\",\"c1\",\"c2\",\"c3\",\"c4\",\"c5\",\"c6\",\"c7\",\"c8\",\"c9\"]}\n");
     fclose(f);
-    result *r = cfp("predict %s %s/h264.mp4 --json", model, d);
+    cfp_test_cli_out *r = cfp_test_cli("predict %s %s/h264.mp4 --json", model, d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "\"preset\":\"i3d+\"") && strstr(r->out, "\"label\":\"c"));
     CHECK(strstr(r->out, "\"resize\":[40,53]") != NULL);
     /* flags override the sidecar */
-    r = cfp("predict %s %s/h264.mp4 --json --short-side 30", model, d);
+    r = cfp_test_cli("predict %s %s/h264.mp4 --json --short-side 30", model, d);
     CHECK(strstr(r->out, "\"resize\":[30,40]") != NULL);
     /* a bad sidecar: where and what */
     f = fopen(side, "w");
     fprintf(f, "{\"preset\": \"i3d\",\n  \"crop\": [28, 28], \"mena\": [1,2,3]}\n");
     fclose(f);
-    r = cfp("predict %s %s/h264.mp4", model, d);
+    r = cfp_test_cli("predict %s %s/h264.mp4", model, d);
     CHECK_EQ(r->rc, 1);
-    CHECK_EQ(lines(r->err), 1);
+    CHECK_EQ(cfp_test_lines(r->err), 1);
     CHECK(strstr(r->err, "m.onnx.json:2:29: unknown key \"mena\"") != NULL);
     f = fopen(side, "w");
     fprintf(f, "{\"crop\": [28, 28],}");
     fclose(f);
-    r = cfp("predict %s %s/h264.mp4", model, d);
+    r = cfp_test_cli("predict %s %s/h264.mp4", model, d);
     CHECK(strstr(r->err, "m.onnx.json:1:19: trailing comma") != NULL);
     remove(side);
     /* ONNX metadata_props (ModelProto field 14): {"cfp.preset": "i3d"} appended to the model */
@@ -663,10 +590,10 @@ TEST(cli_predict_model_settings) {
     fputc((int)sizeof entry - 1, f);
     fwrite(entry, 1, sizeof entry - 1, f);
     fclose(f);
-    r = cfp("predict %s %s/h264.mp4", model, d);
+    r = cfp_test_cli("predict %s %s/h264.mp4", model, d);
     CHECK_EQ(r->rc, 1);
     CHECK(strstr(r->err, "preprocessing 'i3d' gives 1x3x10x224x224") != NULL);
-    r = cfp("predict %s %s/h264.mp4 --crop 28x28 --json", model, d);
+    r = cfp_test_cli("predict %s %s/h264.mp4 --crop 28x28 --json", model, d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "\"preset\":\"i3d+\"") != NULL);
 }

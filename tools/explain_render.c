@@ -278,18 +278,19 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
     free(rk);
     for (int i = 0; i < n && !rc; i++) {
         if (!res->node_rendered[i]) continue;
-        cfp_volume *v = calloc(2, sizeof *v);
+        cfp_volume *kv = calloc(1, sizeof *kv), *ov = calloc(1, sizeof *ov);
         char base[96];
-        if (!v || cfp_map_kernelwise(p, i, &v[0]) || cfp_map_own(p, i, &v[1])) {
-            rc = v ? cli_die("%s", cfp_errmsg(ctx)) : cli_die("out of memory");
-            if (v) cfp_volume_free(&v[0]), cfp_volume_free(&v[1]);
-            free(v);
+        if (!kv || !ov || cfp_map_kernelwise(p, i, kv) || cfp_map_own(p, i, ov)) {
+            rc = kv && ov ? cli_die("%s", cfp_errmsg(ctx)) : cli_die("out of memory");
+            if (kv) cfp_volume_free(kv);
+            if (ov) cfp_volume_free(ov);
+            free(kv), free(ov);
             break;
         }
         snprintf(base, sizeof base, "maps/node%d_kernel", i);
-        job_add(&jobs, &n_jobs, &cap, base, &v[0], 1, 0);
+        job_add(&jobs, &n_jobs, &cap, base, kv, 1, 0);
         snprintf(base, sizeof base, "maps/node%d_own", i);
-        job_add(&jobs, &n_jobs, &cap, base, &v[1], 1, 0);
+        job_add(&jobs, &n_jobs, &cap, base, ov, 1, 0);
     }
     /* layers and levels */
     res->level_layers = calloc((size_t)res->n_levels + 1, sizeof *res->level_layers);
@@ -396,13 +397,7 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
     }
     for (int i = 0; i < n_jobs; i++) {
         for (int k = 0; k < jobs[i].n_parts; k++) cfp_volume_free(&jobs[i].parts[k]);
-        /* node jobs share one allocation of two volumes: free it with the first */
-        if (strstr(jobs[i].base, "_own")) {
-        } else if (strstr(jobs[i].base, "_kernel")) {
-            free(jobs[i].parts);
-        } else {
-            free(jobs[i].parts);
-        }
+        free(jobs[i].parts); /* every job owns its array of volumes */
         free(jobs[i].frames);
     }
     free(jobs);
