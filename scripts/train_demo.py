@@ -44,6 +44,10 @@ TRAIN_SEED, TEST_SEED, SAMPLE_SEED, EASY_SEED = 1, 2, 3, 11
 # left<->right swap under a horizontal flip
 HFLIP = [sa.CLASSES.index(c) for c in
          ["move_right", "move_left", "move_up", "move_down", "rotate", "grow", "shrink", "bounce", "approach"]]
+# played backwards: left<->right, up<->down, grow<->shrink; rotate and bounce stay;
+# approach would become "separate", not a class (-1: never reversed)
+TREV = [sa.CLASSES.index(c) if c else -1 for c in
+        ["move_right", "move_left", "move_down", "move_up", "rotate", "shrink", "grow", "bounce", None]]
 
 
 # ------------------------------------------------------------------ model ----
@@ -227,6 +231,13 @@ def write_samples(model, out, classes=("approach", "rotate", "bounce")):
     return expected
 
 
+def cpu_seconds():
+    """CPU time (user + system) of this process and its finished children."""
+    import resource
+    r = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(x.ru_utime + x.ru_stime for x in r)
+
+
 # ------------------------------------------------------------------- main ----
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -287,7 +298,7 @@ def main():
     steps = sum(len(p) // a.batch for p in pools)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.15)
     g = np.random.default_rng(0)
-    hflip = np.array(HFLIP)
+    hflip, trev = np.array(HFLIP), np.array(TREV)
     history = []
     t1 = time.time()
     step = 0
@@ -301,6 +312,9 @@ def main():
             flip = g.random(len(idx)) < 0.5  # horizontal flip swaps left and right
             x = np.where(flip[:, None, None, None, None], x[:, :, :, ::-1], x)
             y[flip] = hflip[y[flip]]
+            rev = (g.random(len(idx)) < 0.5) & (trev[y] >= 0)  # time reversal
+            x = np.where(rev[:, None, None, None, None], x[:, ::-1], x)
+            y[rev] = trev[y[rev]]
             xt, yt = preprocess(x), torch.from_numpy(y)
             out = model(xt)
             loss = F.cross_entropy(out, yt, label_smoothing=0.05)
@@ -319,7 +333,7 @@ def main():
         history.append({"epoch": ep, "train_loss": tot / n, "train_acc": correct / n, "test_acc": acc,
                         "seconds": time.time() - t0})
         print(f"epoch {ep}: train loss {tot / n:.3f} acc {correct / n:.3f}; held-out acc {acc:.4f} "
-              f"({time.time() - t0:.0f} s)", flush=True)
+              f"({time.time() - t0:.0f} s wall, {cpu_seconds():.0f} s CPU)", flush=True)
     t_train = time.time() - t1
     acc, conf = evaluate(model, Xte, Yte)
 
@@ -337,12 +351,14 @@ def main():
            "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
-           "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1)},
+           "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1),
+                       "cpu": round(cpu_seconds(), 1)},
            "onnx": info, "samples": [s["file"] for s in expected["samples"]]}
     with open(os.path.join(a.out, "train_log.json"), "w") as f:
         json.dump(log, f, indent=1)
         f.write("\n")
-    print(f"held-out accuracy {acc:.4f} on {a.test} clips; {n_params} parameters; total {total:.0f} s")
+    print(f"held-out accuracy {acc:.4f} on {a.test} clips; {n_params} parameters; total {total:.0f} s "
+          f"wall, {cpu_seconds():.0f} s CPU")
     print("confusion (rows: true, columns: predicted):")
     w = max(len(c) for c in sa.CLASSES)
     for c, row in zip(sa.CLASSES, conf):
