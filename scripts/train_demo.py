@@ -73,13 +73,16 @@ class BasicBlock(nn.Module):
 class DemoR3D(nn.Module):
     """Stem (3x7x7, stride 1x4x4) -> 4 residual stages -> GAP -> Linear.
     Feature maps (TxHxW) for a 16x64x64 input: stem 16x16x16, layer1 16x16x16,
-    layer2 8x8x8, layer3 4x4x4, layer4 2x2x2."""
+    layer2 8x8x8, layer3 4x8x8, layer4 2x8x8."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64)):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
-        strides = [1, 2, 2, 2]
+        # layers 3 and 4 stride in time only, so the last feature map keeps 8x8
+        # spatial cells (8 px of the 64x64 input, 14 px of the 112x112 clip) and
+        # the class-level saliency can point at an object, not a quadrant
+        strides = [1, (2, 2, 2), (2, 1, 1), (2, 1, 1)]
         layers, cin = [], widths[0]
         for w, s in zip(widths, strides):
             layers.append(BasicBlock(cin, w, s))
@@ -255,6 +258,7 @@ def main():
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
+    torch.set_flush_denormal(True)
     torch.manual_seed(0)
     np.random.seed(0)
     random.seed(0)

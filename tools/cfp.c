@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cli_command *const commands[] = {&cli_cmd_info, &cli_cmd_run, &cli_cmd_bench, &cli_cmd_explain, &cli_cmd_predict};
+static const cli_command *const commands[] = {&cli_cmd_info, &cli_cmd_run, &cli_cmd_bench, &cli_cmd_explain, &cli_cmd_predict, &cli_cmd_evaluate};
 #define N_COMMANDS (int)(sizeof commands / sizeof *commands)
 
 static int cmd_help(const char *cmd) {

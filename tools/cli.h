@@ -39,5 +39,6 @@ void cli_outdir_abort(void);
 extern const cli_command cli_cmd_info, cli_cmd_run, cli_cmd_bench;
 extern const cli_command cli_cmd_explain;
 extern const cli_command cli_cmd_predict;
+extern const cli_command cli_cmd_evaluate;
 
 #endif
