@@ -82,3 +82,20 @@ int cli_parse_float(const char *cmd, const char *flag, const char *s, double lo,
     *out = v;
     return 0;
 }
+
+int cli_pyramid_flag(const char *cmd, cfp_pyramid_params *p, const char *a, const char *val, int *used_val) {
+    double d;
+    *used_val = 0;
+    if (strcmp(a, "--theta") && strcmp(a, "--depth") && strcmp(a, "--max-children")) return 0;
+    if (!val) return cli_usage(cmd, "%s needs a value", a);
+    *used_val = 1;
+    if (!strcmp(a, "--theta")) {
+        if (cli_parse_float(cmd, a, val, 0, 1, &d)) return 2;
+        p->theta = d;
+    } else if (!strcmp(a, "--depth")) {
+        if (cli_parse_int(cmd, a, val, 0, 100000, &p->depth)) return 2;
+    } else if (cli_parse_int(cmd, a, val, 0, 1 << 30, &p->max_children)) {
+        return 2;
+    }
+    return 1;
+}

@@ -36,6 +36,10 @@ int cli_outdir_mkdir(const char *name);
 int cli_outdir_commit(const char *dir);
 void cli_outdir_abort(void);
 
+/* --theta, --depth, --max-children: returns 1 when `a` was one of them (and
+ * *used_val when it took `val`), 0 when not, 2 after a usage error. */
+int cli_pyramid_flag(const char *cmd, cfp_pyramid_params *p, const char *a, const char *val, int *used_val);
+
 extern const cli_command cli_cmd_info, cli_cmd_run, cli_cmd_bench;
 extern const cli_command cli_cmd_explain;
 extern const cli_command cli_cmd_predict;

@@ -41,6 +41,7 @@ static int parse(int argc, char **argv, eopts *o) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int used, r = cli_video_flag(cmd, &o->vo, a, val, &used);
+        if (r == 0) r = cli_pyramid_flag(cmd, &o->params, a, val, &used);
         if (r == 2) return 2;
         if (r == 1) {
             i += used;
@@ -49,21 +50,10 @@ static int parse(int argc, char **argv, eopts *o) {
 #define NEED_VAL() \
     if (!val) return cli_usage(cmd, "%s needs a value", a); \
     i++
-        double d;
         int n;
         if (!strcmp(a, "--clips")) {
             NEED_VAL();
             o->clips = val;
-        } else if (!strcmp(a, "--theta")) {
-            NEED_VAL();
-            if (cli_parse_float(cmd, a, val, 0, 1, &d)) return 2;
-            o->params.theta = d;
-        } else if (!strcmp(a, "--depth")) {
-            NEED_VAL();
-            if (cli_parse_int(cmd, a, val, 0, MAX_MAPS - 8, &o->params.depth)) return 2;
-        } else if (!strcmp(a, "--max-children")) {
-            NEED_VAL();
-            if (cli_parse_int(cmd, a, val, 0, 1 << 30, &o->params.max_children)) return 2;
         } else if (!strcmp(a, "--steps")) {
             NEED_VAL();
             if (cli_parse_int(cmd, a, val, 1, 1000, &o->steps)) return 2;
@@ -89,6 +79,7 @@ static int parse(int argc, char **argv, eopts *o) {
         }
 #undef NEED_VAL
     }
+    if (o->params.depth > MAX_MAPS - 8) return cli_usage(cmd, "--depth is at most %d here", MAX_MAPS - 8);
     if (!o->model) return cli_usage(cmd, "needs a model");
     if (!o->clips) return cli_usage(cmd, "needs --clips DIR");
     return cli_video_check(cmd, &o->vo);

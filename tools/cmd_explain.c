@@ -33,6 +33,7 @@ static int parse(int argc, char **argv, explain_opts *o) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int used, r = cli_video_flag("explain", &o->vo, a, val, &used);
+        if (r == 0) r = cli_pyramid_flag("explain", &o->params, a, val, &used);
         if (r == 2) return 2;
         if (r == 1) {
             i += used;
@@ -58,16 +59,6 @@ static int parse(int argc, char **argv, explain_opts *o) {
         } else if (!strcmp(a, "--topk")) {
             NEED_VAL();
             if (cli_parse_int("explain", a, val, 1, 1000, &o->topk)) return 2;
-        } else if (!strcmp(a, "--theta")) {
-            NEED_VAL();
-            if (cli_parse_float("explain", a, val, 0, 1, &d)) return 2;
-            o->params.theta = d;
-        } else if (!strcmp(a, "--depth")) {
-            NEED_VAL();
-            if (cli_parse_int("explain", a, val, 0, 10000, &o->params.depth)) return 2;
-        } else if (!strcmp(a, "--max-children")) {
-            NEED_VAL();
-            if (cli_parse_int("explain", a, val, 0, 1 << 30, &o->params.max_children)) return 2;
         } else if (!strcmp(a, "--threads")) {
             NEED_VAL();
             if (cli_parse_int("explain", a, val, 1, 256, &o->threads)) return 2;

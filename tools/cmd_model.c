@@ -30,6 +30,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int used, r = cli_pyramid_flag(cmd, &o->pyr, a, val, &used);
+        if (r == 2) return 2;
+        if (r == 1) {
+            i += used;
+            continue;
+        }
 #define NEED_VAL() \
     if (!val) return cli_usage(cmd, "%s needs a value", a); \
     i++
@@ -60,17 +66,6 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
         } else if (strcmp(a, "--explain-repeat") == 0) {
             NEED_VAL();
             if (cli_parse_int(cmd, a, val, 1, 1000000, &o->explain_repeat)) return 2;
-        } else if (strcmp(a, "--theta") == 0) {
-            NEED_VAL();
-            double d;
-            if (cli_parse_float(cmd, a, val, 0, 1, &d)) return 2;
-            o->pyr.theta = d;
-        } else if (strcmp(a, "--depth") == 0) {
-            NEED_VAL();
-            if (cli_parse_int(cmd, a, val, 0, 100000, &o->pyr.depth)) return 2;
-        } else if (strcmp(a, "--max-children") == 0) {
-            NEED_VAL();
-            if (cli_parse_int(cmd, a, val, 0, 1 << 30, &o->pyr.max_children)) return 2;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage(cmd, "unknown option '%s'", a);
         } else if (!o->model) {
