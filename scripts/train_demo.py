@@ -4,7 +4,10 @@
 A small residual 3D ResNet (torchvision-style BasicBlocks with BatchNorm, 4
 stages, widths 16/32/48/64, global average pool + Linear) is trained on the CPU
 on synthetic clips rendered at 16x112x112 and resized to the model's input,
-16x64x64. Everything is seeded; the script regenerates, in --out:
+16x64x64: a short warm-up on clips with less clutter (a curriculum: without it
+the loss sits at chance for a long time), then the full data, with horizontal
+flips and time reversal (labels swapped accordingly). Everything is seeded;
+the script regenerates, in --out:
 
     model.onnx            BatchNormalization nodes kept (opset 13)
     model_folded.onnx     default export, BatchNorm folded into the convolutions
