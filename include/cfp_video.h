@@ -45,6 +45,9 @@ typedef struct {
  * pattern with one integer field, "frames/%05d.jpg" (numbering starts at the
  * first of 0..4 that exists and runs while files exist). */
 int cfp_video_open(cfp_ctx *ctx, const char *path, cfp_video **out);
+/* A video file held in memory (any container FFmpeg probes); `data` must stay
+ * valid until cfp_video_close. `name` is used in messages only. */
+int cfp_video_open_mem(cfp_ctx *ctx, const void *data, size_t size, const char *name, cfp_video **out);
 const cfp_video_info *cfp_video_get_info(const cfp_video *v);
 void cfp_video_close(cfp_video *v);
 
