@@ -123,6 +123,25 @@ TEST(evaluate_cli_table) {
         }
     double acc = strstr(r->out, "\"accuracy\":") ? strtod(strstr(r->out, "\"accuracy\":") + 11, NULL) : -1;
     CHECK(acc >= 0 && acc <= 1);
+    /* per true class: the clips add up to all clips, and the class-level hits
+     * add up to the overall class-level pointing */
+    const char *pc = strstr(r->out, "\"per_class\":[");
+    CHECK(pc != NULL);
+    int clips = 0;
+    double hits = 0, frames = 0;
+    for (const char *q = pc; q && (q = strstr(q, "{\"class\":")); q++) {
+        const char *c = strstr(q, "\"clips\":"), *f = strstr(q, "\"frames\":"), *h = strstr(q, "\"pointing_class_level\":");
+        CHECK(c && f && h);
+        if (!c || !f || !h) break;
+        clips += atoi(c + 8);
+        double fr = strtod(f + 9, NULL);
+        frames += fr;
+        hits += strtod(h + 23, NULL) * fr;
+    }
+    CHECK_EQ(clips, 4);
+    double all_frames = json_num(r->out, "class-level", "frames");
+    CHECK_NEAR(frames, all_frames, 0.5);
+    CHECK_NEAR(hits, json_num(r->out, "class-level", "pointing") * all_frames, 1e-3);
 }
 
 TEST(evaluate_cli_bad_input) {

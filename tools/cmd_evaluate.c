@@ -89,6 +89,7 @@ static int parse(int argc, char **argv, eopts *o) {
 
 typedef struct {
     char *file;
+    char *name; /* the third column, "" if absent */
     int cls;
 } clip_row;
 
@@ -141,8 +142,9 @@ static int read_labels(const char *dir, clip_row **rows_out, int *n_out) {
             rows = r;
         }
         rows[n].file = strdup(line);
+        rows[n].name = strdup(*end == ',' ? end + 1 : "");
         rows[n].cls = (int)cls;
-        if (!rows[n++].file) {
+        if (!rows[n].file || !rows[n++].name) {
             rc = cli_die("out of memory");
             break;
         }
@@ -152,7 +154,7 @@ static int read_labels(const char *dir, clip_row **rows_out, int *n_out) {
     if (!rc && n == 0) rc = cli_die("%s: no clips listed", path);
     fclose(f);
     if (rc) {
-        for (int i = 0; i < n; i++) free(rows[i].file);
+        for (int i = 0; i < n; i++) free(rows[i].file), free(rows[i].name);
         free(rows);
         return rc;
     }
@@ -215,6 +217,15 @@ typedef struct {
     double del_sum, ins_sum;
     int n_auc;
 } map_stats;
+
+/* Pointing per true class, for the rows that tell most: class-level,
+ * Saliency Tubes and the centre prior. */
+enum { PC_CLASS, PC_ST, PC_CENTRE, PC_N };
+typedef struct {
+    const char *name;
+    int clips, correct;
+    long long hits[PC_N], frames[PC_N];
+} class_stats;
 
 typedef struct {
     int slot;   /* index into the stats */
@@ -372,11 +383,19 @@ static int run(int argc, char **argv) {
     eval_ranked *order = NULL;
     double *probs = NULL;
     long long correct = 0, all_frames = 0, mask_frames = 0;
+    class_stats *per_class = NULL; /* by the clip's true class */
+    int n_cls = 0;
     double mask_area = 0; /* Σ over mask frames of the mask's share of the frame */
     char in_shape[128] = "";
     int T = 0, H = 0, W = 0;
 
     if ((rc = read_labels(o.clips, &rows, &n_rows))) goto out;
+    for (int i = 0; i < n_rows; i++)
+        if (rows[i].cls >= n_cls) n_cls = rows[i].cls + 1;
+    if (!(per_class = calloc((size_t)n_cls, sizeof *per_class))) {
+        rc = cli_die("out of memory");
+        goto out;
+    }
     if (cfp_ctx_new(&ctx, o.threads)) {
         rc = cli_die("out of memory");
         goto out;
@@ -463,6 +482,10 @@ static int run(int argc, char **argv) {
         for (int64_t c = 1; c < n_classes; c++)
             if (lg[c] > lg[pred]) pred = (int)c;
         correct += pred == rows[ci].cls;
+        class_stats *cs = &per_class[rows[ci].cls];
+        cs->name = rows[ci].name;
+        cs->clips++;
+        cs->correct += pred == rows[ci].cls;
         cfp_pyramid_params pp = o.params;
         pp.class_index = pred;
         if (cfp_pyramid_build(m, &pp, &p)) CLIP_FAIL("%s: %s", vpath, cfp_errmsg(ctx));
@@ -551,6 +574,9 @@ static int run(int argc, char **argv) {
                 if (hit < 0) continue; /* no actor in this frame */
                 ms->frames++;
                 ms->hits += hit;
+                int pc = maps[k].slot == S_CLASS ? PC_CLASS : maps[k].slot == S_ST ? PC_ST
+                       : maps[k].slot == S_CENTRE ? PC_CENTRE : -1;
+                if (pc >= 0) cs->frames[pc]++, cs->hits[pc] += hit;
                 eval_energy_add(srcmap, mk, plane, &ein, &etot);
             }
             ms->n_clips++;
@@ -618,6 +644,22 @@ static int run(int argc, char **argv) {
             if (ms->n_auc) printf(",\"deletion_auc\":%.6f,\"insertion_auc\":%.6f}", ms->del_sum / ms->n_auc, ms->ins_sum / ms->n_auc);
             else printf(",\"deletion_auc\":null,\"insertion_auc\":null}");
         }
+        printf("],\"per_class\":[");
+        for (int c = 0, first = 1; c < n_cls; c++) {
+            const class_stats *cs = &per_class[c];
+            if (!cs->clips) continue;
+            printf("%s{\"class\":%d,\"name\":", first ? "" : ",", c);
+            cli_json_str(stdout, cs->name ? cs->name : "");
+            printf(",\"clips\":%d,\"accuracy\":%.6f,\"frames\":%lld", cs->clips, (double)cs->correct / cs->clips,
+                   cs->frames[PC_CLASS]);
+            static const char *keys[PC_N] = {"class_level", "saliency_tubes", "centre_prior"};
+            for (int k = 0; k < PC_N; k++) {
+                if (cs->frames[k]) printf(",\"pointing_%s\":%.6f", keys[k], (double)cs->hits[k] / cs->frames[k]);
+                else printf(",\"pointing_%s\":null", keys[k]);
+            }
+            printf("}");
+            first = 0;
+        }
         printf("]}\n");
     } else {
         printf("model %s, clips %s: %d clips, %lld frames (%lld with the actor visible; the mask covers %.1f %% of them)\n",
@@ -636,13 +678,26 @@ static int run(int argc, char **argv) {
             if (ms->n_auc) printf("%.3f | %.3f |\n", ms->del_sum / ms->n_auc, ms->ins_sum / ms->n_auc);
             else printf("– | – |\n");
         }
+        printf("\n| true class | clips | accuracy | pointing: class-level | Saliency Tubes | centre prior |\n");
+        printf("|---|---:|---:|---:|---:|---:|\n");
+        for (int c = 0; c < n_cls; c++) {
+            const class_stats *cs = &per_class[c];
+            if (!cs->clips) continue;
+            printf("| %d %s | %d | %.1f %% |", c, cs->name ? cs->name : "", cs->clips, 100.0 * cs->correct / cs->clips);
+            for (int k = 0; k < PC_N; k++) {
+                if (cs->frames[k]) printf(" %.1f %% |", 100.0 * cs->hits[k] / cs->frames[k]);
+                else printf(" – |");
+            }
+            printf("\n");
+        }
         printf("\npointing game: arg-max within %d px of the mask, over frames with the actor; deletion/insertion: "
                "voxels swapped with a Gaussian blur (sigma %g px) of the input%s\n",
                POINT_TOL, BLUR_SIGMA, o.auc_levels ? "" : " (levels: --auc-levels)");
         printf("time %.1f s\n", secs);
     }
 out:
-    for (int i = 0; i < n_rows; i++) free(rows[i].file);
+    for (int i = 0; i < n_rows; i++) free(rows[i].file), free(rows[i].name);
+    free(per_class);
     free(rows);
     free(srcmap), free(x), free(xb), free(work), free(order), free(probs);
     cli_video_opts_free(&o.vo);
