@@ -223,6 +223,14 @@ int cfp_map_layerwise(cfp_pyramid *p, const cfp_node *layer, int level, cfp_volu
  * classifier. */
 int cfp_map_saliency_tubes(cfp_pyramid *p, cfp_volume *out);
 void cfp_volume_free(cfp_volume *v);
+/* A map whose channels live on feature maps of different shapes — a
+ * two-pathway (SlowFast) head, where the classifier reads the pooled slow and
+ * fast features side by side — comes in parts, one per feature map, in the
+ * order of their channels; the functions above return the first part. Free
+ * with cfp_volumes_free. */
+int cfp_map_kernelwise_parts(cfp_pyramid *p, int node, cfp_volume **parts, int *n_parts);
+int cfp_map_saliency_tubes_parts(cfp_pyramid *p, cfp_volume **parts, int *n_parts);
+void cfp_volumes_free(cfp_volume *parts, int n_parts);
 
 /* ---- tensors ---------------------------------------------------------- */
 

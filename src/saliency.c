@@ -74,29 +74,137 @@ void cfp_volume_free(cfp_volume *v) {
     memset(v, 0, sizeof *v);
 }
 
-/* Mean of the given channels of (value, axis), traced back to a feature map. */
-static int mean_of_channels(cfp_model *m, int value, int axis, const int64_t *ch, int n, const double *w,
-                            cfp_volume *out) {
-    trace_feature_map(m, &value, &axis);
-    cfp_value *v = &m->values[value];
-    int64_t dims[3], stride;
-    if (volume_dims(v, axis, dims, &stride))
-        return cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "value '%s' has no maps to show", v->name);
-    int rc = new_volume(m->ctx, out, dims);
-    if (rc) return rc;
-    for (int i = 0; i < n; i++)
-        if (ch[i] >= 0 && ch[i] < v->t.dims[axis]) add_channel(v, axis, ch[i], stride, w ? w[i] : 1.0 / n, out->data);
+/* Where channel c of (value, axis) is shown: traced back to a feature map;
+ * when that is a channel Concat of pooled vectors (a two-pathway head: the
+ * classifier reads the pooled slow and fast features side by side), on into
+ * the input that holds the channel, and on to its feature map. */
+static void source_of(cfp_model *m, int *value, int *axis, int64_t *c) {
+    for (int guard = 0; guard < m->n_nodes; guard++) {
+        trace_feature_map(m, value, axis);
+        cfp_value *v = &m->values[*value];
+        int64_t dims[3], stride;
+        if (v->producer < 0 || volume_dims(v, *axis, dims, &stride) || dims[0] * dims[1] * dims[2] != 1) return;
+        cfp_node *n = &m->nodes[v->producer];
+        if (strcmp(n->op_type, "Concat")) return;
+        int64_t ax = cfp_attr_i(n, "axis", 0);
+        if (ax < 0) ax += v->t.ndim;
+        if (ax != *axis) return;
+        int64_t off = 0;
+        int next = -1;
+        for (int k = 0; k < n->n_in && next < 0; k++) {
+            cfp_value *x = cfp_in(m, n, k);
+            if (!x) continue;
+            if (*c >= off && *c < off + x->t.dims[ax] && !x->is_const) next = x->id;
+            else off += x->t.dims[ax];
+        }
+        if (next < 0) return;
+        *value = next;
+        *c -= off;
+    }
+}
+
+/* Mean (or the weighted sum, with w) of the given channels of (value, axis),
+ * shown on the feature maps they come from: one volume per feature map, in
+ * the order of their first channel. */
+static int channels_to_parts(cfp_model *m, int value, int axis, const int64_t *ch, int n, const double *w,
+                             cfp_volume **parts_out, int *n_parts) {
+    enum { MAX_PARTS = 8 };
+    int pv[MAX_PARTS], pa[MAX_PARTS], count[MAX_PARTS], np = 0, rc = CFP_OK;
+    int64_t stride[MAX_PARTS];
+    *parts_out = NULL;
+    *n_parts = 0;
+    int *which = malloc(((size_t)n + 1) * sizeof *which);
+    int64_t *local = malloc(((size_t)n + 1) * sizeof *local);
+    cfp_volume *parts = calloc(MAX_PARTS, sizeof *parts);
+    if (!which || !local || !parts) {
+        rc = cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        int v = value, a = axis;
+        int64_t c = ch[i];
+        source_of(m, &v, &a, &c);
+        int k = 0;
+        while (k < np && (pv[k] != v || pa[k] != a)) k++;
+        if (k == np) {
+            int64_t dims[3];
+            if (np == MAX_PARTS) {
+                rc = cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "channels come from more than %d feature maps", MAX_PARTS);
+                goto out;
+            }
+            if (volume_dims(&m->values[v], a, dims, &stride[np])) {
+                rc = cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "value '%s' has no maps to show", m->values[v].name);
+                goto out;
+            }
+            if ((rc = new_volume(m->ctx, &parts[np], dims))) goto out;
+            pv[np] = v, pa[np] = a, count[np] = 0;
+            np++;
+        }
+        which[i] = k;
+        local[i] = c;
+        count[k]++;
+    }
+    if (n == 0) { /* no channels: an all-zero map of the feature map */
+        int64_t dims[3];
+        trace_feature_map(m, &value, &axis);
+        if (volume_dims(&m->values[value], axis, dims, &stride[0])) {
+            rc = cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "value '%s' has no maps to show", m->values[value].name);
+            goto out;
+        }
+        if ((rc = new_volume(m->ctx, &parts[0], dims))) goto out;
+        np = 1;
+    }
+    for (int i = 0; i < n; i++) {
+        int k = which[i];
+        const cfp_value *v = &m->values[pv[k]];
+        if (local[i] >= 0 && local[i] < v->t.dims[pa[k]])
+            add_channel(v, pa[k], local[i], stride[k], w ? w[i] : 1.0 / count[k], parts[k].data);
+    }
+out:
+    free(which);
+    free(local);
+    if (rc) {
+        for (int k = 0; parts && k < np; k++) cfp_volume_free(&parts[k]);
+        free(parts);
+        return rc;
+    }
+    *parts_out = parts;
+    *n_parts = np;
     return CFP_OK;
 }
 
-int cfp_map_kernelwise(cfp_pyramid *p, int node, cfp_volume *out) {
+/* The first part only (the single-volume API). */
+static int first_part(int rc, cfp_volume *parts, int np, cfp_volume *out) {
+    memset(out, 0, sizeof *out);
+    if (rc) return rc;
+    *out = parts[0];
+    for (int k = 1; k < np; k++) cfp_volume_free(&parts[k]);
+    free(parts);
+    return CFP_OK;
+}
+
+void cfp_volumes_free(cfp_volume *parts, int n) {
+    for (int k = 0; parts && k < n; k++) cfp_volume_free(&parts[k]);
+    free(parts);
+}
+
+int cfp_map_kernelwise_parts(cfp_pyramid *p, int node, cfp_volume **parts, int *n_parts) {
     int64_t *ch;
     int n, value, axis;
+    *parts = NULL;
+    *n_parts = 0;
     int rc = cfp_pyramid_child_channels(p, node, &ch, &n, &value, &axis);
     if (rc) return rc;
-    rc = mean_of_channels(cfp_pyramid_model(p), value, axis, ch, n, NULL, out);
+    rc = channels_to_parts(cfp_pyramid_model(p), value, axis, ch, n, NULL, parts, n_parts);
     free(ch);
     return rc;
+}
+
+int cfp_map_kernelwise(cfp_pyramid *p, int node, cfp_volume *out) {
+    cfp_volume *parts;
+    int np;
+    int rc = cfp_map_kernelwise_parts(p, node, &parts, &np);
+    return first_part(rc, parts, np, out);
 }
 
 int cfp_map_own(cfp_pyramid *p, int node, cfp_volume *out) {
@@ -138,8 +246,10 @@ int cfp_map_layerwise(cfp_pyramid *p, const cfp_node *layer, int level, cfp_volu
     return rc;
 }
 
-int cfp_map_saliency_tubes(cfp_pyramid *p, cfp_volume *out) {
+int cfp_map_saliency_tubes_parts(cfp_pyramid *p, cfp_volume **parts, int *n_parts) {
     cfp_model *m = cfp_pyramid_model(p);
+    *parts = NULL;
+    *n_parts = 0;
     int cls_node = -1;
     for (int i = 0; i < cfp_pyramid_n_nodes(p) && cls_node < 0; i++)
         if (cfp_pyramid_node_at(p, i)->level == 0) cls_node = i;
@@ -152,7 +262,14 @@ int cfp_map_saliency_tubes(cfp_pyramid *p, cfp_volume *out) {
     int64_t *ch = malloc(((size_t)n + 1) * sizeof *ch);
     if (!ch) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
     for (int64_t i = 0; i < n; i++) ch[i] = i;
-    rc = mean_of_channels(m, value, axis, ch, (int)n, w, out);
+    rc = channels_to_parts(m, value, axis, ch, (int)n, w, parts, n_parts);
     free(ch);
     return rc;
+}
+
+int cfp_map_saliency_tubes(cfp_pyramid *p, cfp_volume *out) {
+    cfp_volume *parts;
+    int np;
+    int rc = cfp_map_saliency_tubes_parts(p, &parts, &np);
+    return first_part(rc, parts, np, out);
 }

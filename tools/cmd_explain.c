@@ -187,8 +187,31 @@ static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, 
     }
     fprintf(f, "],\n  \"clip\": {\"gif\": \"clip.gif\", \"mp4\": %s, \"frames\": %d, \"width\": %d, \"height\": %d, \"fps\": %g},\n",
             x->cfg->mp4 ? "\"clip.mp4\"" : "null", x->in->T, x->in->W, x->in->H, x->cfg->fps);
+    if (x->in->n_paths > 1) {
+        fprintf(f, "  \"pathways\": [");
+        for (int q = 0; q < x->in->n_paths; q++) {
+            const render_path *rp = &x->in->paths[q];
+            fprintf(f, "%s{\"index\": %d, \"input\": ", q ? ", " : "", q);
+            cli_json_str(f, rp->name ? rp->name : "");
+            fprintf(f, ", \"frames\": %d, \"width\": %d, \"height\": %d}", rp->T, rp->W, rp->H);
+        }
+        fprintf(f, "],\n");
+    }
     fprintf(f, "  \"baseline\": ");
     json_files(f, "maps/saliency_tubes", x->cfg->mp4);
+    if (x->rr->st_paths & ~(1 << x->rr->st_main_path)) {
+        fprintf(f, ", \"baseline_path\": %d, \"baseline_pathways\": [", x->rr->st_main_path);
+        for (int q = 0, first = 1; q < RENDER_MAX_PATHS; q++) {
+            if (!(x->rr->st_paths & (1 << q)) || q == x->rr->st_main_path) continue;
+            char b[64];
+            snprintf(b, sizeof b, "maps/saliency_tubes_path%d", q);
+            fprintf(f, "%s{\"path\": %d, \"files\": ", first ? "" : ", ", q);
+            json_files(f, b, x->cfg->mp4);
+            fputc('}', f);
+            first = 0;
+        }
+        fputc(']', f);
+    }
     fprintf(f, ",\n  \"figure\": {\"gif\": \"pyramid.gif\", \"png\": \"pyramid.png\"},\n  \"levels\": [");
     for (int l = 0; l < x->rr->n_levels; l++) {
         char base[64];
@@ -196,6 +219,20 @@ static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, 
         fprintf(f, "%s\n    {\"level\": %d, \"gif\": \"%s.gif\", \"mp4\": ", l ? "," : "", l, base);
         if (x->cfg->mp4) fprintf(f, "\"%s.mp4\"", base);
         else fputs("null", f);
+        if (x->in->n_paths > 1) {
+            /* the level's map over each pathway (the main one is gif/mp4 above) */
+            fprintf(f, ", \"path\": %d, \"pathways\": [", x->rr->level_main_path[l]);
+            for (int q = 0, first = 1; q < RENDER_MAX_PATHS; q++) {
+                if (!(x->rr->level_paths[l] & (1 << q)) || q == x->rr->level_main_path[l]) continue;
+                char b[64];
+                snprintf(b, sizeof b, "maps/level%d_path%d", l, q);
+                fprintf(f, "%s{\"path\": %d, \"files\": ", first ? "" : ", ", q);
+                json_files(f, b, x->cfg->mp4);
+                fputc('}', f);
+                first = 0;
+            }
+            fputc(']', f);
+        }
         fprintf(f, ", \"layers\": [");
         for (int k = 0; k < x->rr->n_level_layers[l]; k++) {
             fprintf(f, "%s{\"name\": ", k ? ", " : "");
@@ -207,6 +244,7 @@ static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, 
             }
             char lb[96];
             snprintf(lb, sizeof lb, "maps/level%d_layer%d", l, k);
+            if (x->in->n_paths > 1) fprintf(f, ", \"path\": %d", x->rr->level_layer_path[l][k]);
             fprintf(f, ", \"gif\": \"%s.gif\", \"mp4\": %s%s%s}", lb, x->cfg->mp4 ? "\"" : "", x->cfg->mp4 ? lb : "null",
                     x->cfg->mp4 ? ".mp4\"" : "");
         }
@@ -568,7 +606,7 @@ static int cmd_explain(int argc, char **argv) {
     render_input rin = {0};
     render_result rr = {0};
     report_extras xr = {0};
-    uint8_t *frames = NULL;
+    uint8_t *frames = NULL, *path_frames[RENDER_MAX_PATHS] = {0};
     if (!o.no_render) {
         if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[0], &frames, &rin.T, &rin.H, &rin.W)
                      : cfp_render_tensor_frames(ctx, &inputs[0], &frames, &rin.T, &rin.H, &rin.W)) {
@@ -578,6 +616,25 @@ static int cmd_explain(int argc, char **argv) {
         rin.frames = frames;
         rin.clip = vin.clip;
         rin.clip_tensor = vin.clip_tensor[0];
+        /* two-pathway models: the frames of every input, so each map is drawn
+         * over the pathway it belongs to */
+        int n_in = cfp_model_n_inputs(m);
+        if (n_in > 1 && n_in <= RENDER_MAX_PATHS) {
+            rin.paths[0] = (render_path){frames, rin.T, rin.H, rin.W, rin.clip_tensor, cfp_value_name(cfp_model_input(m, 0))};
+            rin.n_paths = 1;
+            for (int i = 1; i < n_in; i++) {
+                render_path *rp = &rin.paths[i];
+                uint8_t *fr = NULL;
+                if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[i], &fr, &rp->T, &rp->H, &rp->W)
+                             : cfp_render_tensor_frames(ctx, &inputs[i], &fr, &rp->T, &rp->H, &rp->W))
+                    break; /* not a clip: maps are drawn over the first input only */
+                path_frames[i] = fr;
+                rp->frames = fr;
+                rp->clip_tensor = vin.clip ? vin.clip_tensor[i] : 0;
+                rp->name = cfp_value_name(cfp_model_input(m, i));
+                rin.n_paths = i + 1;
+            }
+        }
         o.render.threads = cfp_ctx_threads(ctx);
         if ((rc = cli_render_report(ctx, pyr[0], &rin, &o.render, &rr))) goto out_render;
         t.render = rr.maps_ms + rr.encode_ms;
@@ -634,6 +691,7 @@ static int cmd_explain(int argc, char **argv) {
 out_render:
     cli_render_result_free(&rr);
     free(frames);
+    for (int i = 0; i < RENDER_MAX_PATHS; i++) free(path_frames[i]);
 out:
     if (rc) cli_outdir_abort();
     for (int i = 0; i < n_pyr; i++) cfp_pyramid_free(pyr[i]);

@@ -18,6 +18,7 @@ typedef struct {
     int n_parts;
     int keep;          /* keep the coloured frames (level tubes, for the figure) */
     uint8_t *frames;   /* result when kept */
+    int path;          /* the pathway it is drawn over */
     int done, failed;
     char err[256];
 } job;
@@ -33,7 +34,28 @@ typedef struct {
     char out_dir_err[256];
 } queue;
 
-static int job_add(job **jobs, int *n, int *cap, const char *base, cfp_volume *parts, int n_parts, int keep) {
+/* The input whose frames fit a map with t time steps best (|log T/t| least;
+ * the first on a tie). */
+static int pick_path(const render_input *in, int64_t t) {
+    int best = 0;
+    double bd = 1e300;
+    for (int p = 0; p < in->n_paths; p++) {
+        double d = fabs(log((double)in->paths[p].T / (double)(t > 0 ? t : 1)));
+        if (d < bd - 1e-9) bd = d, best = p;
+    }
+    return best;
+}
+
+static void path_of(const render_input *in, int path, const uint8_t **frames, int *T, int *H, int *W) {
+    if (in->n_paths > 0) {
+        const render_path *rp = &in->paths[path];
+        *frames = rp->frames, *T = rp->T, *H = rp->H, *W = rp->W;
+    } else {
+        *frames = in->frames, *T = in->T, *H = in->H, *W = in->W;
+    }
+}
+
+static int job_add(job **jobs, int *n, int *cap, const char *base, cfp_volume *parts, int n_parts, int keep, int path) {
     if (*n == *cap) {
         int c = *cap ? *cap * 2 : 32;
         job *j = realloc(*jobs, (size_t)c * sizeof *j);
@@ -47,6 +69,7 @@ static int job_add(job **jobs, int *n, int *cap, const char *base, cfp_volume *p
     j->parts = parts;
     j->n_parts = n_parts;
     j->keep = keep;
+    j->path = path;
     return 0;
 }
 
@@ -63,7 +86,9 @@ static int write_volume_pb(cfp_ctx *ctx, const char *name, const float *data, co
 static int run_job(cfp_ctx *ctx, const queue *q, job *j) {
     const render_input *in = q->in;
     const render_cfg *cfg = q->cfg;
-    int T = in->T, H = in->H, W = in->W;
+    const uint8_t *in_frames;
+    int T, H, W;
+    path_of(in, j->path, &in_frames, &T, &H, &W);
     size_t plane = (size_t)H * W, n = (size_t)T * plane;
     float *vol = NULL, *acc = NULL;
     uint8_t *frames = NULL;
@@ -93,7 +118,7 @@ static int run_job(cfp_ctx *ctx, const queue *q, job *j) {
     }
     if (!rc && !(frames = malloc(n * 3))) rc = CFP_E_NOMEM;
     if (!rc) {
-        cfp_render_blend(vol, in->frames, T, H, W, &cfg->ro, frames);
+        cfp_render_blend(vol, in_frames, T, H, W, &cfg->ro, frames);
         snprintf(name, sizeof name, "%s.gif", j->base);
         rc = cli_outdir_path(name, path, sizeof path) ? cfp_write_gif(ctx, path, frames, T, W, H, cfg->fps) : CFP_E_IO;
     }
@@ -145,8 +170,11 @@ static void *worker(void *arg) {
 
 /* Rows: the class tube at the top, each level's tube below, widening like a
  * pyramid; each row is the level's frames scaled to the row width. */
-static int write_figure(cfp_ctx *ctx, const render_input *in, const render_cfg *cfg, uint8_t **rows, int n_rows) {
-    int T = in->T, H = in->H, W = in->W;
+static int write_figure(cfp_ctx *ctx, const render_input *in, const render_cfg *cfg, uint8_t **rows, int n_rows,
+                        int fig_path) {
+    const uint8_t *unused;
+    int T, H, W;
+    path_of(in, fig_path, &unused, &T, &H, &W);
     int gap = 6, maxw = (int)(W * (1 + 0.5 * (n_rows - 1))), maxh = 0;
     int *rw = calloc((size_t)n_rows, sizeof *rw), *rh = calloc((size_t)n_rows, sizeof *rh);
     if (!rw || !rh) {
@@ -201,23 +229,28 @@ static int write_source(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, co
     float *vol = NULL;
     uint8_t *all = NULL;
     int rc = cfp_map_kernelwise(p, 0, &v);
-    if (!rc) rc = cfp_render_volume(ctx, &v, in->T, in->H, in->W, &cfg->ro, &vol);
+    /* the first part's pathway (the first of a two-pathway head's inputs) */
+    int pi = rc ? 0 : pick_path(in, v.dims[0]);
+    const uint8_t *fr;
+    int T, H, W;
+    path_of(in, pi, &fr, &T, &H, &W);
+    int tensor = in->n_paths > 0 ? in->paths[pi].clip_tensor : in->clip_tensor;
+    if (!rc) rc = cfp_render_volume(ctx, &v, T, H, W, &cfg->ro, &vol);
     int sw = 0, sh = 0;
     size_t fsz = 0;
-    for (int t = 0; !rc && t < in->T; t++) {
+    for (int t = 0; !rc && t < T; t++) {
         uint8_t *img;
-        if ((rc = cfp_render_source(ctx, vol, in->T, in->H, in->W, in->clip, in->clip_tensor, &cfg->ro, t, &img, &sw, &sh)))
-            break;
+        if ((rc = cfp_render_source(ctx, vol, T, H, W, in->clip, tensor, &cfg->ro, t, &img, &sw, &sh))) break;
         if (!all) {
             fsz = (size_t)sw * sh * 3;
-            if (!(all = malloc(fsz * (size_t)in->T))) rc = CFP_E_NOMEM;
+            if (!(all = malloc(fsz * (size_t)T))) rc = CFP_E_NOMEM;
         }
         if (all) memcpy(all + fsz * (size_t)t, img, fsz);
         free(img);
     }
     char path[4096];
-    if (!rc) rc = cli_outdir_path("maps/class_source.mp4", path, sizeof path) ? cfp_write_mp4(ctx, path, all, in->T, sw, sh, cfg->fps) : CFP_E_IO;
-    if (!rc) rc = cli_outdir_path("maps/class_source.png", path, sizeof path) ? cfp_write_png(ctx, path, all + fsz * (size_t)(in->T / 2), sw, sh) : CFP_E_IO;
+    if (!rc) rc = cli_outdir_path("maps/class_source.mp4", path, sizeof path) ? cfp_write_mp4(ctx, path, all, T, sw, sh, cfg->fps) : CFP_E_IO;
+    if (!rc) rc = cli_outdir_path("maps/class_source.png", path, sizeof path) ? cfp_write_png(ctx, path, all + fsz * (size_t)(T / 2), sw, sh) : CFP_E_IO;
     free(all);
     free(vol);
     cfp_volume_free(&v);
@@ -288,15 +321,20 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
             break;
         }
         snprintf(base, sizeof base, "maps/node%d_kernel", i);
-        job_add(&jobs, &n_jobs, &cap, base, kv, 1, 0);
+        job_add(&jobs, &n_jobs, &cap, base, kv, 1, 0, pick_path(in, kv->dims[0]));
         snprintf(base, sizeof base, "maps/node%d_own", i);
-        job_add(&jobs, &n_jobs, &cap, base, ov, 1, 0);
+        job_add(&jobs, &n_jobs, &cap, base, ov, 1, 0, pick_path(in, ov->dims[0]));
     }
     /* layers and levels */
     res->level_layers = calloc((size_t)res->n_levels + 1, sizeof *res->level_layers);
     res->n_level_layers = calloc((size_t)res->n_levels + 1, sizeof *res->n_level_layers);
+    res->level_layer_path = calloc((size_t)res->n_levels + 1, sizeof *res->level_layer_path);
+    res->level_paths = calloc((size_t)res->n_levels + 1, sizeof *res->level_paths);
+    res->level_main_path = calloc((size_t)res->n_levels + 1, sizeof *res->level_main_path);
     int *level_job = calloc((size_t)res->n_levels + 1, sizeof *level_job);
-    if (!res->level_layers || !res->n_level_layers || !level_job) rc = cli_die("out of memory");
+    if (!res->level_layers || !res->n_level_layers || !res->level_layer_path || !res->level_paths ||
+        !res->level_main_path || !level_job)
+        rc = cli_die("out of memory");
     for (int level = 0; level <= max_level && !rc; level++) {
         const cfp_node *layers[512];
         int nl = 0;
@@ -307,57 +345,98 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
             for (int k = 0; k < nl && !known; k++) known = layers[k] == nd->layer;
             if (!known) layers[nl++] = nd->layer;
         }
-        cfp_volume *parts = calloc((size_t)nl + 1, sizeof *parts);
+        cfp_volume *parts = NULL;
+        int np = 0;
         res->level_layers[level] = calloc((size_t)nl + 1, sizeof *res->level_layers[level]);
-        if (!parts || !res->level_layers[level]) {
-            free(parts);
+        res->level_layer_path[level] = calloc((size_t)nl + 1, sizeof *res->level_layer_path[level]);
+        if (!res->level_layers[level] || !res->level_layer_path[level]) {
             rc = cli_die("out of memory");
             break;
         }
         res->n_level_layers[level] = nl;
-        for (int k = 0; k < nl && !rc; k++) {
-            res->level_layers[level][k] = layers[k];
-            if (level == 0) rc = cfp_map_kernelwise(p, 0, &parts[k]);
-            else rc = cfp_map_layerwise(p, layers[k], level, &parts[k]);
-            if (rc) rc = cli_die("%s", cfp_errmsg(ctx));
+        for (int k = 0; k < nl; k++) res->level_layers[level][k] = layers[k];
+        if (level == 0) {
+            /* the class node's map: one part per pathway of a two-pathway head */
+            if (cfp_map_kernelwise_parts(p, 0, &parts, &np)) rc = cli_die("%s", cfp_errmsg(ctx));
+        } else if (!(parts = calloc((size_t)nl + 1, sizeof *parts))) {
+            rc = cli_die("out of memory");
+        } else {
+            np = nl;
+            for (int k = 0; k < nl && !rc; k++)
+                if (cfp_map_layerwise(p, layers[k], level, &parts[k])) rc = cli_die("%s", cfp_errmsg(ctx));
         }
         if (rc) {
-            for (int k = 0; k < nl; k++) cfp_volume_free(&parts[k]);
-            free(parts);
+            cfp_volumes_free(parts, np);
             break;
         }
+        int part_path[512], count[RENDER_MAX_PATHS] = {0}, main_path = 0;
+        for (int k = 0; k < np && k < 512; k++) count[part_path[k] = pick_path(in, parts[k].dims[0])]++;
+        for (int q = 1; q < RENDER_MAX_PATHS; q++)
+            if (count[q] > count[main_path]) main_path = q;
+        res->level_main_path[level] = main_path;
+        for (int k = 0; k < nl; k++) res->level_layer_path[level][k] = level == 0 ? (np ? part_path[0] : 0) : part_path[k];
         char base[96];
-        for (int k = 0; k < nl && level > 0; k++) {
+        for (int k = 0; k < nl && level > 0 && !rc; k++) {
             cfp_volume *one = malloc(sizeof *one);
-            if (!one) {
-                rc = cli_die("out of memory");
-                break;
-            }
-            /* the level job owns `parts`; layer jobs get their own copies */
-            one->dims[0] = parts[k].dims[0], one->dims[1] = parts[k].dims[1], one->dims[2] = parts[k].dims[2];
-            size_t sz = (size_t)(one->dims[0] * one->dims[1] * one->dims[2]);
-            one->data = malloc(sz * sizeof(float) + 1);
-            if (!one->data) {
+            size_t sz = (size_t)(parts[k].dims[0] * parts[k].dims[1] * parts[k].dims[2]);
+            if (!one || !(one->data = malloc(sz * sizeof(float) + 1))) {
                 free(one);
                 rc = cli_die("out of memory");
                 break;
             }
+            /* the level jobs own `parts`; layer jobs get their own copies */
+            memcpy(one->dims, parts[k].dims, sizeof one->dims);
             memcpy(one->data, parts[k].data, sz * sizeof(float));
             snprintf(base, sizeof base, "maps/level%d_layer%d", level, k);
-            job_add(&jobs, &n_jobs, &cap, base, one, 1, 0);
+            job_add(&jobs, &n_jobs, &cap, base, one, 1, 0, part_path[k]);
         }
-        snprintf(base, sizeof base, "maps/level%d", level);
-        level_job[level] = n_jobs;
-        job_add(&jobs, &n_jobs, &cap, base, parts, nl, 1);
+        /* one level map per pathway: the parts drawn over it, averaged */
+        for (int q = 0; q < RENDER_MAX_PATHS && !rc; q++) {
+            if (!count[q]) continue;
+            cfp_volume *mine = calloc((size_t)count[q], sizeof *mine);
+            if (!mine) {
+                rc = cli_die("out of memory");
+                break;
+            }
+            int m = 0;
+            for (int k = 0; k < np; k++)
+                if (part_path[k] == q) mine[m++] = parts[k], parts[k].data = NULL;
+            if (q == main_path) snprintf(base, sizeof base, "maps/level%d", level);
+            else snprintf(base, sizeof base, "maps/level%d_path%d", level, q);
+            if (q == main_path) level_job[level] = n_jobs;
+            job_add(&jobs, &n_jobs, &cap, base, mine, m, q == main_path, q);
+            res->level_paths[level] |= 1 << q;
+        }
+        cfp_volumes_free(parts, np);
     }
-    /* the Saliency Tubes baseline and the clip itself */
+    /* the Saliency Tubes baseline, one map per pathway */
     if (!rc) {
-        cfp_volume *st = calloc(1, sizeof *st);
-        if (!st || cfp_map_saliency_tubes(p, st)) {
-            free(st);
+        cfp_volume *st = NULL;
+        int ns = 0;
+        if (cfp_map_saliency_tubes_parts(p, &st, &ns)) {
             rc = cli_die("%s", cfp_errmsg(ctx));
         } else {
-            job_add(&jobs, &n_jobs, &cap, "maps/saliency_tubes", st, 1, 0);
+            for (int k = 0; k < ns && !rc; k++) {
+                cfp_volume *one = malloc(sizeof *one);
+                if (!one) {
+                    rc = cli_die("out of memory");
+                    break;
+                }
+                *one = st[k];
+                st[k].data = NULL;
+                int q = pick_path(in, one->dims[0]);
+                char base[96];
+                if (k == 0) res->st_main_path = q, snprintf(base, sizeof base, "maps/saliency_tubes");
+                else snprintf(base, sizeof base, "maps/saliency_tubes_path%d", q);
+                if (k > 0 && q == res->st_main_path) { /* same pathway twice: keep the first */
+                    cfp_volume_free(one);
+                    free(one);
+                    continue;
+                }
+                res->st_paths |= 1 << q;
+                job_add(&jobs, &n_jobs, &cap, base, one, 1, 0, q);
+            }
+            cfp_volumes_free(st, ns);
         }
     }
     res->maps_ms = cli_now_ms() - t0;
@@ -384,9 +463,11 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
         if (!rc) {
             uint8_t **rows = calloc((size_t)res->n_levels, sizeof *rows);
             int nr = 0;
+            int fig_path = res->level_main_path[0];
             for (int level = 0; rows && level < res->n_levels; level++)
-                if (jobs[level_job[level]].frames) rows[nr++] = jobs[level_job[level]].frames;
-            if (!rows || write_figure(ctx, in, cfg, rows, nr)) rc = cli_die("cannot write the pyramid figure: %s", cfp_errmsg(ctx));
+                if (jobs[level_job[level]].frames && jobs[level_job[level]].path == fig_path)
+                    rows[nr++] = jobs[level_job[level]].frames;
+            if (!rows || write_figure(ctx, in, cfg, rows, nr, fig_path)) rc = cli_die("cannot write the pyramid figure: %s", cfp_errmsg(ctx));
             free(rows);
         }
         if (!rc && in->clip) {
@@ -408,6 +489,10 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
 void cli_render_result_free(render_result *r) {
     free(r->node_rendered);
     free(r->score);
+    for (int l = 0; r->level_layer_path && l < r->n_levels; l++) free(r->level_layer_path[l]);
+    free(r->level_layer_path);
+    free(r->level_paths);
+    free(r->level_main_path);
     for (int l = 0; r->level_layers && l < r->n_levels; l++) free(r->level_layers[l]);
     free(r->level_layers);
     free(r->n_level_layers);

@@ -489,6 +489,13 @@
 
   /* ---- level-wise tubes, layers, warnings, files ----------------------------- */
 
+  /* " · slow pathway" for a map of a two-pathway model */
+  function pathSuffix(p) {
+    var pw = R.pathways;
+    if (!pw || pw.length < 2 || p == null || !pw[p]) return "";
+    return " · " + (pw[p].input || "input " + p) + " pathway";
+  }
+
   function tubeFig(m, caption, sub, main) {
     var t = thumb(m, caption);
     if (!t) return null;
@@ -504,11 +511,21 @@
       var count = new Map();
       ns.forEach(function (n) { count.set(n.layer, (count.get(n.layer) || 0) + 1); });
       var tubes = el("div", { cls: "tubes" });
-      tubes.appendChild(tubeFig(lv, lv.level === 0 ? "class level" : "level " + lv.level, "all " + plural(ns.length, "kernel"), true));
-      if (lv.level === 0 && R.baseline) tubes.appendChild(tubeFig(R.baseline, "Saliency Tubes", "baseline CAM", true));
+      var lvName = lv.level === 0 ? "class level" : "level " + lv.level;
+      tubes.appendChild(tubeFig(lv, lvName + pathSuffix(lv.path), "all " + plural(ns.length, "kernel"), true));
+      /* two-pathway models: the level's map over each other pathway */
+      (lv.pathways || []).forEach(function (pw) {
+        tubes.appendChild(tubeFig(pw.files, lvName + pathSuffix(pw.path), "its kernels on this pathway", true));
+      });
+      if (lv.level === 0 && R.baseline) {
+        tubes.appendChild(tubeFig(R.baseline, "Saliency Tubes" + pathSuffix(R.baseline_path), "baseline CAM", true));
+        (R.baseline_pathways || []).forEach(function (pw) {
+          tubes.appendChild(tubeFig(pw.files, "Saliency Tubes" + pathSuffix(pw.path), "baseline CAM", true));
+        });
+      }
       (lv.layers || []).forEach(function (l) {
         var c = count.get(l.name) || 0;
-        tubes.appendChild(tubeFig(l, shortLayer(l.name), plural(c, "kernel"), false));
+        tubes.appendChild(tubeFig(l, shortLayer(l.name), plural(c, "kernel") + pathSuffix(l.path), false));
       });
       box.appendChild(el("div", { cls: "level-row" }, [
         el("h3", { text: lv.level === 0 ? "Class level" : "Level " + lv.level + " — " + plural(ns.length, "kernel") + " in " +
