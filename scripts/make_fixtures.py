@@ -34,6 +34,7 @@ Usage:  /usr/bin/python3 scripts/make_fixtures.py [--out tests/fixtures]
 """
 import argparse
 import collections
+import copy
 import io
 import os
 import sys
@@ -385,11 +386,15 @@ def make_input(shape, seed):
     return torch.randn(*shape, generator=g, dtype=torch.float32)
 
 
-def export(model, x, path, opset, keep_bn):
-    """Export `model` (already in eval mode) to `path`; return ModelProto."""
+def export(model, x, path, opset, keep_bn, input_names=("input",), require_folded=True):
+    """Export `model` (already in eval mode) on input(s) `x` (a tensor or a
+    tuple, one per name in `input_names`) to `path`; return ModelProto.
+    `require_folded=False` accepts BatchNormalization nodes in a folded
+    export (pre-activation BNs, which sit before a conv, cannot be folded)."""
+    xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     kwargs = dict(
         opset_version=opset,
-        input_names=["input"],
+        input_names=list(input_names),
         output_names=["output"],
     )
     if keep_bn:
@@ -398,13 +403,13 @@ def export(model, x, path, opset, keep_bn):
         kwargs.update(training=torch.onnx.TrainingMode.EVAL, do_constant_folding=True)
     assert not model.training
     buf = io.BytesIO()
-    torch.onnx.export(model, (x,), buf, **kwargs)
+    torch.onnx.export(model, xs, buf, **kwargs)
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto, full_check=True)
     ops = op_histogram(proto)
     if keep_bn and "BatchNormalization" not in ops:
         raise RuntimeError("%s: expected BatchNormalization nodes, got %s" % (path, dict(ops)))
-    if not keep_bn and "BatchNormalization" in ops:
+    if not keep_bn and require_folded and "BatchNormalization" in ops:
         raise RuntimeError("%s: BatchNormalization was not folded: %s" % (path, dict(ops)))
     with open(path, "wb") as f:
         f.write(buf.getvalue())
@@ -415,36 +420,46 @@ def op_histogram(proto):
     return collections.Counter(n.op_type for n in proto.graph.node)
 
 
-def write_case(outdir, name, model, x, opset, keep_bn, verify=True, verify_tol=1e-3):
-    """Export model + test_data_set_0 into outdir/name.  Returns info dict."""
+def write_case(outdir, name, model, x, opset, keep_bn, verify=True, verify_tol=1e-3, input_names=("input",),
+               require_folded=True, f64_reference=False):
+    """Export model + test_data_set_0 into outdir/name.  `x` is one input
+    tensor or a tuple of them (input_K.pb in graph-input order).
+    `f64_reference`: output_0.pb is PyTorch's output computed in float64 (on
+    the same float32 weights and input), rounded to float32; deep full-size
+    models need it, as PyTorch's own float32 result is off by more than the
+    comparison's tolerance on small logits.  Returns info dict."""
+    xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
     d = os.path.join(outdir, name)
     ds = os.path.join(d, "test_data_set_0")
     os.makedirs(ds, exist_ok=True)
     with torch.no_grad():
-        y = model(x)
-    proto = export(model, x, os.path.join(d, "model.onnx"), opset, keep_bn)
+        y = model(*xs)
+        if f64_reference:
+            y = copy.deepcopy(model).double()(*(t.double() for t in xs)).float()
+    proto = export(model, xs, os.path.join(d, "model.onnx"), opset, keep_bn, input_names, require_folded)
     g = proto.graph
     init_names = {i.name for i in g.initializer}
     real_inputs = [i for i in g.input if i.name not in init_names]
-    assert len(real_inputs) == 1 and len(g.output) == 1, (real_inputs, g.output)
-    xin = x.numpy().astype(np.float32)
+    assert len(real_inputs) == len(xs) and len(g.output) == 1, (real_inputs, g.output)
+    xin = [t.numpy().astype(np.float32) for t in xs]
     yout = y.numpy().astype(np.float32)
-    with open(os.path.join(ds, "input_0.pb"), "wb") as f:
-        f.write(numpy_helper.from_array(xin, name=real_inputs[0].name).SerializeToString())
+    for k, (gi, a) in enumerate(zip(real_inputs, xin)):
+        with open(os.path.join(ds, "input_%d.pb" % k), "wb") as f:
+            f.write(numpy_helper.from_array(a, name=gi.name).SerializeToString())
     with open(os.path.join(ds, "output_0.pb"), "wb") as f:
         f.write(numpy_helper.from_array(yout, name=g.output[0].name).SerializeToString())
     info = dict(
         name=name,
         opset=opset,
         ops=op_histogram(proto),
-        in_shape=tuple(xin.shape),
+        in_shape=tuple(xin[0].shape) if len(xin) == 1 else tuple("x".join(map(str, a.shape)) for a in xin),
         out_shape=tuple(yout.shape),
         max_abs=float(np.abs(yout).max()),
         size=dir_size(d),
         model_size=os.path.getsize(os.path.join(d, "model.onnx")),
     )
     if verify:
-        got = run_onnx(proto, {real_inputs[0].name: xin})[g.output[0].name]
+        got = run_onnx(proto, {gi.name: a for gi, a in zip(real_inputs, xin)})[g.output[0].name]
         err = float(np.abs(got - yout).max())
         scale = max(1.0, float(np.abs(yout).max()))
         info["verify_err"] = err
@@ -625,7 +640,7 @@ def print_summary(infos):
             % (
                 i["name"],
                 i["opset"],
-                "x".join(map(str, i["in_shape"])),
+                (",".join if isinstance(i["in_shape"][0], str) else lambda t: "x".join(map(str, t)))(i["in_shape"]),
                 "x".join(map(str, i["out_shape"])),
                 i["max_abs"],
                 i["model_size"],

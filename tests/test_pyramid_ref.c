@@ -217,9 +217,10 @@ SUITE(pyramid_reference) {
     int files = 0;
     for (int i = 0; i < n; i++) {
         char pdir[1400], model[1400], input[1400];
+        cfp_tensor in[4] = {{0}};
+        int n_in = 0;
         snprintf(pdir, sizeof pdir, "%s/%s/pyramid", dir, names[i]);
         snprintf(model, sizeof model, "%s/%s/model.onnx", dir, names[i]);
-        snprintf(input, sizeof input, "%s/%s/test_data_set_0/input_0.pb", dir, names[i]);
         DIR *pd = opendir(pdir);
         if (!pd) {
             free(names[i]);
@@ -233,7 +234,6 @@ SUITE(pyramid_reference) {
         qsort(tsv, (size_t)nt, sizeof *tsv, cmp_name);
         cfp_ctx *ctx = NULL;
         cfp_model *m = NULL;
-        cfp_tensor in = {0};
         int ready = 0;
         for (int t = 0; t < nt; t++) {
             char name[512], path[1800], why[1024] = "";
@@ -243,8 +243,16 @@ SUITE(pyramid_reference) {
                 continue;
             }
             if (!ready) {
-                ready = cfp_ctx_new(&ctx, 2) == 0 && cfp_model_load(ctx, model, &m) == 0 &&
-                        cfp_tensor_read_pb(ctx, input, &in, NULL) == 0 && cfp_model_run(m, 1, &in) == 0;
+                /* every input_K.pb (SlowFast has two) */
+                ready = cfp_ctx_new(&ctx, 2) == 0 && cfp_model_load(ctx, model, &m) == 0;
+                for (; ready && n_in < 4; n_in++) {
+                    snprintf(input, sizeof input, "%s/%s/test_data_set_0/input_%d.pb", dir, names[i], n_in);
+                    FILE *fp = fopen(input, "rb");
+                    if (!fp) break;
+                    fclose(fp);
+                    if (cfp_tensor_read_pb(ctx, input, &in[n_in], NULL)) ready = 0;
+                }
+                ready = ready && n_in > 0 && cfp_model_run(m, n_in, in) == 0;
                 if (!ready) {
                     snprintf(why, sizeof why, "%s", ctx ? cfp_errmsg(ctx) : "no context");
                     cfp_test_result(name, 0, why);
@@ -286,7 +294,7 @@ SUITE(pyramid_reference) {
             ref_free(&r);
             free(tsv[t]);
         }
-        cfp_tensor_free(&in);
+        for (int k = 0; k < n_in; k++) cfp_tensor_free(&in[k]);
         cfp_model_free(m);
         cfp_ctx_free(ctx);
         free(names[i]);

@@ -542,16 +542,28 @@ def tsv_text(p, header=()):
     return buf.getvalue()
 
 
-def load(model_path, input_path):
+def load(model_path, *input_paths):
+    """Model evaluated on the TensorProto files `input_paths`, bound to the
+    graph inputs by tensor name, else in graph-input order."""
     proto = onnx.load(model_path)
-    t = onnx.TensorProto()
-    with open(input_path, "rb") as fh:
-        t.ParseFromString(fh.read())
-    x = numpy_helper.to_array(t)
     init = {i.name for i in proto.graph.initializer}
     real = [i.name for i in proto.graph.input if i.name not in init]
-    name = t.name if t.name in real else real[0]
-    return Model(proto, {name: x})
+    feeds = {}
+    for k, path in enumerate(input_paths):
+        t = onnx.TensorProto()
+        with open(path, "rb") as fh:
+            t.ParseFromString(fh.read())
+        name = t.name if t.name in real else real[k]
+        feeds[name] = numpy_helper.to_array(t)
+    return Model(proto, feeds)
+
+
+def fixture_inputs(d):
+    """test_data_set_0/input_K.pb of a fixture, K = 0, 1, ..."""
+    out = []
+    while os.path.isfile(os.path.join(d, "test_data_set_0", "input_%d.pb" % len(out))):
+        out.append(os.path.join(d, "test_data_set_0", "input_%d.pb" % len(out)))
+    return out
 
 
 def summary(p):
@@ -656,9 +668,15 @@ def check_x3d(m, pyramids):
     dw = {i for i in layer_indices(m) if m.layer_info(i)[0]["kind"] == "Conv"
           and m.layer_info(i)[0]["wbar"].shape[1] == 1 and m.layer_info(i)[0]["group"] > 1}
     assert dw, "no depth-wise conv"
-    # SE convs: convs on a globally pooled (all spatial dims 1) input
-    se = {i for i in layer_indices(m) if m.nodes[i].op_type == "Conv"
-          and all(s == 1 for s in m.shape(m.nodes[i].input[0])[2:])}
+    # SE convs: layers behind the broadcast input of a gating Mul and not
+    # behind its full-shaped input
+    se = set()
+    for n in m.nodes:
+        if n.op_type == "Mul" and len({m.shape(x) for x in n.input}) == 2:
+            full = [x for x in n.input if m.shape(x) == m.shape(n.output[0])]
+            gate = [x for x in n.input if m.shape(x) != m.shape(n.output[0])]
+            if full and gate:
+                se |= (ancestors(m, gate[0]) - ancestors(m, full[0])) & set(layer_indices(m))
     assert se, "no SE conv"
     n_dw = 0
     for p in pyramids:
@@ -687,6 +705,51 @@ def check_x3d(m, pyramids):
             ks = w.walk(v, 1, c)
             assert ks and all(k[0] not in se for k in ks) and all(k[0] in dw and k[1] == c for k in ks), (m.name(i), c, ks)
     return "%d depth-wise edges link to their own channel; %d SE gates never followed; MatMul head -> head conv" % (n_dw, len(muls))
+
+
+def check_two_pathways(m, pyramids):
+    """SlowFast: kernels of both pathways are reached, and some pyramid goes
+    from a slow kernel through a lateral conv (a layer on fast features whose
+    output is concatenated into the slow pathway) into the fast pathway."""
+    init = {t.name for t in m.proto.graph.initializer}
+    ins = [i.name for i in m.proto.graph.input if i.name not in init]
+    assert len(ins) == 2, ins
+
+    def inputs_of(i):
+        seen, stack, found = set(), [i], set()
+        while stack:
+            j = stack.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            for v in m.nodes[j].input:
+                if v in ins:
+                    found.add(v)
+                elif v in m.producer:
+                    stack.append(m.producer[v][0])
+        return frozenset(found)
+
+    dep = {i: inputs_of(i) for i in layer_indices(m)}
+    fast_only = {i for i, d in dep.items() if len(d) == 1}
+    fast_in = next(iter(dep[next(iter(fast_only))])) if fast_only else None
+    slow_only = {i for i, d in dep.items() if d == {x for x in ins if x != fast_in}}
+    # lateral convs: fast-only convs with a temporal stride (alpha)
+    lateral = {i for i in fast_only if m.nodes[i].op_type == "Conv" and attrs(m.nodes[i]).get("strides", [1])[0] > 1}
+    assert lateral, "no time-strided lateral conv"
+    n_lat = 0
+    for p in pyramids:
+        kids = collections.defaultdict(set)
+        for (a, b) in p.edges:
+            kids[a].add(b)
+        for a, bs in kids.items():
+            if a[0] in fast_only:
+                continue
+            for b in bs:
+                if b[0] in lateral and any(c[0] in fast_only and c[0] not in lateral for c in kids.get(b, ())):
+                    n_lat += 1
+    assert slow_only and fast_only, "pathways not told apart"
+    assert n_lat, "no pyramid crosses a lateral connection into the fast pathway"
+    return "%d slow->lateral->fast edge chains" % n_lat
 
 
 def pyramid_key(p):
@@ -733,13 +796,14 @@ def out_name(theta, depth, k):
     return "theta%g_depth%d%s.tsv" % (theta, depth, "_k%d" % k if k else "")
 
 
-def all_fixtures(fdir, write=True):
-    names = sorted(d for d in os.listdir(fdir) if os.path.isfile(os.path.join(fdir, d, "model.onnx")) and d != "dynamic_shapes")
+def all_fixtures(fdir, write=True, only=None):
+    names = sorted(d for d in os.listdir(fdir) if os.path.isfile(os.path.join(fdir, d, "model.onnx")) and d != "dynamic_shapes"
+                   and (not only or d in only))
     results = {}
     capped = []
     for name in names:
         d = os.path.join(fdir, name)
-        m = load(os.path.join(d, "model.onnx"), os.path.join(d, "test_data_set_0", "input_0.pb"))
+        m = load(os.path.join(d, "model.onnx"), *fixture_inputs(d))
         # the float64 evaluation reproduces the PyTorch output
         t = onnx.TensorProto()
         with open(os.path.join(d, "test_data_set_0", "output_0.pb"), "rb") as fh:
@@ -755,7 +819,9 @@ def all_fixtures(fdir, write=True):
             if write:
                 fn = out_name(th, dp, k)
                 hdr = ["cfp reference pyramid: tests/reference/pyramid_ref.py --all-fixtures",
-                       "model tests/fixtures/%s/model.onnx, input test_data_set_0/input_0.pb" % name,
+                       "model tests/fixtures/%s/model.onnx, input%s %s" % (
+                           name, "s" if len(fixture_inputs(d)) > 1 else "",
+                           " ".join("test_data_set_0/" + os.path.basename(x) for x in fixture_inputs(d))),
                        "theta %g, depth %d, max_children %d; float64" % (th, dp, k)]
                 text = tsv_text(p, hdr)
                 full_size = len(text)
@@ -784,12 +850,14 @@ def all_fixtures(fdir, write=True):
     for name, (m, res) in results.items():
         ps = list(res.values())
         msgs = []
-        if name.startswith(("r3d", "mc3", "r2plus1d", "resnext", "x3d")):
+        if name.startswith(("r3d", "mc3", "r2plus1d", "resnext", "x3d", "resnet", "mfnet", "slowfast")):
             msgs.append(check_residual_adds(m, ps))
-        if name.startswith("s3d"):
+        if name.startswith(("s3d", "i3d", "slowfast")):
             msgs.append(check_concat_offsets(m, ps))
-        if name.startswith("resnext"):
+        if name.startswith(("resnext", "mfnet")):
             msgs.append(check_groups(m, ps))
+        if name.startswith("slowfast"):
+            msgs.append(check_two_pathways(m, ps))
         if name.startswith("x3d"):
             msgs.append(check_x3d(m, ps))
         for k, p in res.items():
@@ -820,7 +888,7 @@ def all_fixtures(fdir, write=True):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", nargs="?")
-    ap.add_argument("input", nargs="?")
+    ap.add_argument("input", nargs="*", help="one TensorProto per graph input")
     ap.add_argument("--theta", type=float, default=0.6)
     ap.add_argument("--depth", type=int, default=3)
     ap.add_argument("--max-children", type=int, default=0)
@@ -829,13 +897,14 @@ def main():
     ap.add_argument("--all-fixtures", action="store_true")
     ap.add_argument("--fixtures", default=os.path.join(REPO, "tests", "fixtures"))
     ap.add_argument("--no-write", action="store_true", help="with --all-fixtures: only run the checks")
+    ap.add_argument("--only", nargs="*", help="with --all-fixtures: these fixtures only")
     args = ap.parse_args()
     if args.all_fixtures:
-        all_fixtures(args.fixtures, write=not args.no_write)
+        all_fixtures(args.fixtures, write=not args.no_write, only=args.only)
         return
     if not args.model or not args.input:
         ap.error("MODEL.onnx and INPUT.pb are required (or --all-fixtures)")
-    m = load(args.model, args.input)
+    m = load(args.model, *args.input)
     p = build_pyramid(m, args.theta, args.depth, args.max_children, args.cls)
     hdr = ("cfp reference pyramid: tests/reference/pyramid_ref.py", "model %s, input %s" % (args.model, args.input))
     if args.output:
