@@ -87,6 +87,10 @@ int cfp_ctx_threads(const cfp_ctx *ctx);
 /* ---- model ------------------------------------------------------------ */
 
 int cfp_model_load(cfp_ctx *ctx, const char *path, cfp_model **out);
+/* The same from bytes in memory (copied; the buffer may be freed after).
+ * `name` (may be NULL) stands for the file in messages and cfp_model_path.
+ * External data is refused: there is no model folder to resolve it in. */
+int cfp_model_load_mem(cfp_ctx *ctx, const void *data, size_t len, const char *name, cfp_model **out);
 void cfp_model_free(cfp_model *m);
 
 /* Graph inputs that are not initializers, and graph outputs. */
@@ -122,6 +126,13 @@ uint64_t cfp_model_activation_bytes(const cfp_model *m);
 /* Run the graph. Inputs bind to cfp_model_input(m, i) in order. Every
  * intermediate value is kept and its per-channel mean computed. */
 int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs);
+/* keep = 0: plain inference, as other runtimes do it: intermediate values
+ * share memory once their last consumer has run and no per-channel means are
+ * computed, so only the graph outputs are valid after a run (cfp_pyramid_build
+ * refuses).
+ * keep = 1 (the default) restores the behaviour above. Takes effect at the
+ * next plan. */
+void cfp_model_set_keep(cfp_model *m, int keep);
 
 /* ---- values ----------------------------------------------------------- */
 

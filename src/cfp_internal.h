@@ -94,6 +94,8 @@ struct cfp_model {
     /* the mapped model file; initializer data points into it */
     void *map;
     size_t map_len;
+    bool map_is_file; /* a read-only file mapping (not cfp_model_load_mem's copy):
+                       * its pages can be dropped and come back from the file */
     /* external data files mapped for initializers */
     void **ext_maps;
     size_t *ext_lens;
@@ -132,6 +134,9 @@ struct cfp_model {
     /* one region for every value the run computes (the allocation plan) */
     uint8_t *act_arena;
     size_t act_arena_len;
+    /* cfp_model_set_keep(m, 0): values share arena memory by liveness and no
+     * per-channel means are computed (plain inference, for benchmarks) */
+    bool keep_none;
 };
 
 /* Per-op lifecycle, chosen at load by op name and opset.

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- context ---------------------------------------------------------- */
@@ -107,12 +108,100 @@ static int alloc_value(cfp_model *m, cfp_value *v, uint8_t *at) {
     free(v->pooled);
     v->pooled = NULL;
     v->n_pooled = 0;
-    if (is_feature(v) && v->t.dims[1] > 0) {
+    /* an empty value has no means; its dims[1] alone is not bounded by the
+     * memory limit (0 x 2^40 holds nothing), so nothing is allocated for it */
+    if (is_feature(v) && v->t.dims[1] > 0 && v->t.nbytes > 0) {
         v->pooled = calloc((size_t)v->t.dims[1], sizeof(float));
         if (!v->pooled) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
         v->n_pooled = v->t.dims[1];
     }
     return CFP_OK;
+}
+
+/* ---- placement ------------------------------------------------------------ */
+
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
+/* Every computed value its own memory, in node order. Returns the size. */
+static size_t place_in_order(cfp_model *m, size_t *offs) {
+    size_t at = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        for (int k = 0; !n->folded && k < n->n_out; k++) {
+            cfp_value *v = cfp_out(m, n, k);
+            if (!v) continue;
+            offs[v->id] = at;
+            at += ALIGN64(v->t.nbytes);
+        }
+    }
+    return at;
+}
+
+/* Values whose lifetimes (producer .. last consumer; graph outputs to the
+ * end) overlap get disjoint memory; each value takes the lowest offset that
+ * fits among those it overlaps (first fit, quadratic in the node count,
+ * which is a few hundred). An output never shares memory with an input of
+ * its own node, since both are alive at that node. Returns the size, or
+ * SIZE_MAX when out of memory. */
+static size_t place_by_liveness(cfp_model *m, size_t *offs) {
+    int nv = m->n_values;
+    int *def = malloc((size_t)nv * sizeof *def), *last = malloc((size_t)nv * sizeof *last);
+    int *order = malloc((size_t)nv * sizeof *order), *live = malloc((size_t)nv * sizeof *live);
+    size_t total = SIZE_MAX;
+    if (!def || !last || !order || !live) goto out;
+    int n_order = 0;
+    for (int i = 0; i < nv; i++) def[i] = last[i] = -1;
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        if (n->folded) continue;
+        for (int k = 0; k < n->n_in; k++) {
+            cfp_value *v = cfp_in(m, n, k);
+            if (v && def[v->id] >= 0) last[v->id] = i;
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            cfp_value *v = cfp_out(m, n, k);
+            if (!v) continue;
+            def[v->id] = last[v->id] = i;
+            order[n_order++] = v->id;
+        }
+    }
+    for (int i = 0; i < m->n_outputs; i++)
+        if (def[m->outputs[i]] >= 0) last[m->outputs[i]] = m->n_nodes;
+    total = 0;
+    for (int a = 0; a < n_order; a++) {
+        int v = order[a];
+        size_t need = ALIGN64(m->values[v].t.nbytes);
+        /* placed values alive at the same time, by offset */
+        int nl = 0;
+        for (int b = 0; b < a; b++) {
+            int u = order[b];
+            if (def[u] <= last[v] && def[v] <= last[u]) {
+                int j = nl++;
+                while (j > 0 && offs[live[j - 1]] > offs[u]) live[j] = live[j - 1], j--;
+                live[j] = u;
+            }
+        }
+        size_t at = 0;
+        for (int j = 0; j < nl; j++) {
+            size_t s = offs[live[j]], e = s + ALIGN64(m->values[live[j]].t.nbytes);
+            if (s >= at + need) break;
+            if (e > at) at = e;
+        }
+        offs[v] = at;
+        if (at + need > total) total = at + need;
+    }
+out:
+    free(def);
+    free(last);
+    free(order);
+    free(live);
+    return total;
+}
+
+void cfp_model_set_keep(cfp_model *m, int keep) {
+    if (m->keep_none == !keep) return;
+    m->keep_none = !keep;
+    m->planned = false;
 }
 
 /* ---- plan --------------------------------------------------------------- */
@@ -166,6 +255,7 @@ static int run_node(cfp_model *m, cfp_node *n) {
         if (!m->ctx->err[0]) cfp_node_fail(m, n, rc, "failed");
         return rc;
     }
+    if (m->keep_none && !n->folded) return CFP_OK;
     for (int k = 0; k < n->n_out; k++) {
         cfp_value *v = cfp_out(m, n, k);
         if (v) compute_pooled(m, v);
@@ -269,33 +359,46 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
     /* pass 2: one region for every value the run computes. Fresh anonymous
      * pages come zeroed from the kernel, huge pages keep first-touch faults
      * few, and nothing is memset: ops write every output element (the test
-     * suite runs with CFP_POISON=1 to prove it). */
-    size_t arena = 0;
-    for (int i = 0; i < m->n_nodes; i++) {
-        cfp_node *n = &m->nodes[i];
-        for (int k = 0; !n->folded && k < n->n_out; k++)
-            if (cfp_out(m, n, k)) arena += (cfp_out(m, n, k)->t.nbytes + 63) & ~(size_t)63;
+     * suite runs with CFP_POISON=1 to prove it). Kept values sit one after
+     * the other; without keeping, values share memory by liveness. */
+    size_t *offs = calloc((size_t)m->n_values + 1, sizeof *offs);
+    if (!offs) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    size_t arena = m->keep_none ? place_by_liveness(m, offs) : place_in_order(m, offs);
+    if (arena == SIZE_MAX) {
+        free(offs);
+        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
     }
     if (arena) {
         void *p = mmap(NULL, arena, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
+        if (p == MAP_FAILED) {
+            free(offs);
             return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory: the activations need %zu MB", arena >> 20);
+        }
         madvise(p, arena, MADV_HUGEPAGE);
         m->act_arena = p;
         m->act_arena_len = arena;
         if (ctx->poison) memset(p, 0xff, arena); /* NaN for floats */
     }
-    size_t at = 0;
     for (int i = 0; i < m->n_nodes; i++) {
         cfp_node *n = &m->nodes[i];
         if (n->folded) continue;
         for (int k = 0; k < n->n_out; k++) {
             cfp_value *v = cfp_out(m, n, k);
             if (!v) continue;
-            if ((rc = alloc_value(m, v, m->act_arena + at))) return rc;
-            at += (v->t.nbytes + 63) & ~(size_t)63;
+            /* no arena when every output is empty: NULL + offset is undefined */
+            if ((rc = alloc_value(m, v, m->act_arena ? m->act_arena + offs[v->id] : NULL))) {
+                free(offs);
+                return rc;
+            }
+            if (m->keep_none) {
+                free(v->pooled);
+                v->pooled = NULL;
+                v->n_pooled = 0;
+            }
         }
     }
+    free(offs);
+    if (m->keep_none) m->activation_bytes = arena;
     for (int i = 0; i < n_inputs; i++) {
         m->plan_ndim[i % 8] = inputs[i].ndim;
         memcpy(m->plan_dims[i % 8], inputs[i].dims, sizeof inputs[i].dims);
@@ -331,11 +434,24 @@ int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
             if (v->t.nbytes) memcpy(v->t.data, inputs[i].data, v->t.nbytes);
         }
     }
-    for (int i = 0; i < n_inputs; i++) compute_pooled(m, &m->values[m->inputs[i]]);
+    for (int i = 0; i < n_inputs && !m->keep_none; i++) compute_pooled(m, &m->values[m->inputs[i]]);
+    /* CFP_PROFILE=1: each node's time on stderr, for finding slow layers */
+    static int profile = -1;
+    if (profile < 0) profile = getenv("CFP_PROFILE") && atoi(getenv("CFP_PROFILE")) > 0;
     for (int i = 0; i < m->n_nodes; i++) {
         cfp_node *n = &m->nodes[i];
         if (n->folded) continue;
+        struct timespec t0, t1;
+        if (profile) clock_gettime(CLOCK_MONOTONIC, &t0);
         if ((rc = run_node(m, n))) return rc;
+        if (profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            char shp[160];
+            cfp_value *o = cfp_out(m, n, 0);
+            fprintf(stderr, "profile %9.3f ms  %-18s %-48s %s\n",
+                    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6, n->op_type,
+                    n->name, o ? cfp_shape_str(&o->t, shp, sizeof shp) : "-");
+        }
     }
     return CFP_OK;
 }

@@ -102,11 +102,12 @@ int cfp_graph_finalize(cfp_model *m) {
     int *pending = calloc((size_t)m->n_nodes + 1, sizeof *pending);
     int *order = calloc((size_t)m->n_nodes + 1, sizeof *order);
     int *queue = calloc((size_t)m->n_nodes + 1, sizeof *queue);
+    bool cons_ok = true;
     for (int v = 0; v < m->n_values; v++) {
         m->values[v].consumers = calloc((size_t)n_cons[v] + 1, sizeof(int));
-        if (!m->values[v].consumers) pending = NULL;
+        if (!m->values[v].consumers) cons_ok = false;
     }
-    if (!pending || !order || !queue) {
+    if (!cons_ok || !pending || !order || !queue) {
         free(pending), free(order), free(queue), free(n_cons);
         return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
     }

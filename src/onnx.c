@@ -48,6 +48,11 @@ static char *pb_strdup(const pb_field *f) {
     return s;
 }
 
+/* Whether pb_strdup returned NULL for want of memory (rather than for a NUL
+ * in the name): then the load fails as out of memory instead of going on
+ * without the name. */
+static bool str_oom(const pb_field *f, const char *s) { return !s && !memchr(f->data, 0, f->len); }
+
 /* ---- external data ---------------------------------------------------- */
 
 /* Resolve `location` inside `dir`, refusing anything that could leave it. */
@@ -192,7 +197,10 @@ int cfp_tensor_decode(cfp_ctx *ctx, cfp_model *m, const uint8_t *buf, size_t len
         case TENSOR_NAME:
             if (f.wire != PB_LEN) TFAIL(CFP_E_PARSE, "%s: bad name field", what);
             free(name);
-            if (!(name = pb_strdup(&f))) TFAIL(CFP_E_PARSE, "%s: bad name", what);
+            if (!(name = pb_strdup(&f))) {
+                if (str_oom(&f, name)) TFAIL(CFP_E_NOMEM, "%s: out of memory", what);
+                TFAIL(CFP_E_PARSE, "%s: bad name", what);
+            }
             break;
         case TENSOR_RAW_DATA:
             if (f.wire != PB_LEN) TFAIL(CFP_E_PARSE, "%s: bad raw_data field", what);
@@ -225,10 +233,15 @@ int cfp_tensor_decode(cfp_ctx *ctx, cfp_model *m, const uint8_t *buf, size_t len
             pb_reader er = pb_init(f.data, f.len);
             pb_field ef;
             char *key = NULL, *val = NULL;
+            bool oom = false;
             while (pb_next(&er, &ef)) {
                 if (ef.wire != PB_LEN) continue;
-                if (ef.field == 1) free(key), key = pb_strdup(&ef);
-                else if (ef.field == 2) free(val), val = pb_strdup(&ef);
+                if (ef.field == 1) free(key), key = pb_strdup(&ef), oom |= str_oom(&ef, key);
+                else if (ef.field == 2) free(val), val = pb_strdup(&ef), oom |= str_oom(&ef, val);
+            }
+            if (oom) {
+                free(key), free(val);
+                TFAIL(CFP_E_NOMEM, "%s: out of memory", what);
             }
             if (er.err || !key || !val) {
                 free(key), free(val);
@@ -498,7 +511,8 @@ static int parse_value_info(cfp_model *m, const pb_field *vf, int *id_out, bool 
         if (f.field == VI_NAME && f.wire == PB_LEN) {
             free(name);
             if (!(name = pb_strdup(&f))) {
-                rc = cfp_seterr(ctx, CFP_E_PARSE, "graph value with an invalid name");
+                rc = str_oom(&f, name) ? cfp_seterr(ctx, CFP_E_NOMEM, "out of memory")
+                                       : cfp_seterr(ctx, CFP_E_PARSE, "graph value with an invalid name");
                 goto out;
             }
         } else if (f.field == VI_TYPE && f.wire == PB_LEN) {
@@ -529,6 +543,10 @@ static int parse_value_info(cfp_model *m, const pb_field *vf, int *id_out, bool 
                                 else if (df.field == DIM_PARAM && df.wire == PB_LEN) {
                                     free(dp);
                                     dp = pb_strdup(&df);
+                                    if (str_oom(&df, dp)) {
+                                        rc = cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+                                        goto out;
+                                    }
                                 }
                             }
                             if (dr.err) {
@@ -589,7 +607,10 @@ static int parse_attribute(cfp_model *m, const pb_field *af, cfp_attr *a, const 
     while (pb_next(&r, &f)) {
         switch (f.field) {
         case ATTR_NAME:
-            if (f.wire == PB_LEN) free(a->name), a->name = pb_strdup(&f);
+            if (f.wire == PB_LEN) {
+                free(a->name);
+                if (str_oom(&f, a->name = pb_strdup(&f))) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+            }
             break;
         case ATTR_TYPE:
             if (f.wire == PB_VARINT) a->type = (int)f.u;
@@ -689,9 +710,11 @@ static int parse_node(cfp_model *m, const pb_field *nf, int index) {
         if (f.field == NODE_INPUT) n_in++;
         else if (f.field == NODE_OUTPUT) n_out++;
         else if (f.field == NODE_ATTRIBUTE) n_attr++;
-        else if (f.field == NODE_NAME) free(n->name), n->name = pb_strdup(&f);
-        else if (f.field == NODE_OP_TYPE) free(n->op_type), n->op_type = pb_strdup(&f);
-        else if (f.field == NODE_DOMAIN) free(n->domain), n->domain = pb_strdup(&f);
+        else if (f.field == NODE_NAME || f.field == NODE_OP_TYPE || f.field == NODE_DOMAIN) {
+            char **dst = f.field == NODE_NAME ? &n->name : f.field == NODE_OP_TYPE ? &n->op_type : &n->domain;
+            free(*dst);
+            if (str_oom(&f, *dst = pb_strdup(&f))) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+        }
     }
     if (r.err) return cfp_seterr(ctx, CFP_E_PARSE, "node %d: %s", index, r.err);
     if (!n->op_type || !*n->op_type) return cfp_seterr(ctx, CFP_E_INVALID, "node %d has no op_type", index);
@@ -712,6 +735,7 @@ static int parse_node(cfp_model *m, const pb_field *nf, int index) {
         if (f.wire != PB_LEN) continue;
         if (f.field == NODE_INPUT || f.field == NODE_OUTPUT) {
             char *s = pb_strdup(&f);
+            if (!s && str_oom(&f, s)) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
             if (!s) return cfp_seterr(ctx, CFP_E_PARSE, "node '%s': invalid value name", n->name);
             int id = -1;
             if (*s) {
@@ -744,6 +768,19 @@ static int count_fields(const uint8_t *p, size_t len, uint32_t field) {
     return n;
 }
 
+/* "initializer 'NAME'" for messages about a TensorProto that may not decode;
+ * "initializer #INDEX" when it has no usable name. */
+static void initializer_label(const pb_field *tf, int index, char *out, size_t cap) {
+    pb_reader r = pb_init(tf->data, tf->len);
+    pb_field f;
+    while (pb_next(&r, &f))
+        if (f.field == TENSOR_NAME && f.wire == PB_LEN && f.len && !memchr(f.data, 0, f.len)) {
+            snprintf(out, cap, "initializer '%.*s'", (int)(f.len < 100 ? f.len : 100), (const char *)f.data);
+            return;
+        }
+    snprintf(out, cap, "initializer #%d", index);
+}
+
 static int parse_graph(cfp_model *m, const uint8_t *p, size_t len) {
     cfp_ctx *ctx = m->ctx;
     pb_reader r = pb_init(p, len);
@@ -761,13 +798,15 @@ static int parse_graph(cfp_model *m, const uint8_t *p, size_t len) {
         if (f.field == GRAPH_SPARSE_INITIALIZER)
             return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "sparse initializers are not supported");
         if (f.field != GRAPH_INITIALIZER || f.wire != PB_LEN) {
-            if (f.field == GRAPH_NAME && f.wire == PB_LEN && !m->graph_name) m->graph_name = pb_strdup(&f);
+            if (f.field == GRAPH_NAME && f.wire == PB_LEN && !m->graph_name &&
+                str_oom(&f, m->graph_name = pb_strdup(&f)))
+                return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
             continue;
         }
         cfp_tensor t;
         char *name;
-        char what[64];
-        snprintf(what, sizeof what, "initializer #%d", m->n_values);
+        char what[160];
+        initializer_label(&f, m->n_values, what, sizeof what);
         if ((rc = cfp_tensor_decode(ctx, m, f.data, f.len, true, &t, &name, what))) return rc;
         if (!*name) {
             free(name);
@@ -836,6 +875,7 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
     pb_field f, graph = {0};
     bool have_graph = false, have_opset = false;
     char *pname = NULL, *pver = NULL;
+    bool oom = false;
     m->opset = 0;
     while (pb_next(&r, &f)) {
         switch (f.field) {
@@ -843,10 +883,10 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
             if (f.wire == PB_VARINT) m->ir_version = (int64_t)f.u;
             break;
         case MODEL_PRODUCER_NAME:
-            if (f.wire == PB_LEN) free(pname), pname = pb_strdup(&f);
+            if (f.wire == PB_LEN) free(pname), pname = pb_strdup(&f), oom |= str_oom(&f, pname);
             break;
         case MODEL_PRODUCER_VERSION:
-            if (f.wire == PB_LEN) free(pver), pver = pb_strdup(&f);
+            if (f.wire == PB_LEN) free(pver), pver = pb_strdup(&f), oom |= str_oom(&f, pver);
             break;
         case MODEL_GRAPH:
             if (f.wire == PB_LEN) graph = f, have_graph = true;
@@ -858,8 +898,8 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
                 char *key = NULL, *val = NULL;
                 while (pb_next(&mr, &mf)) {
                     if (mf.wire != PB_LEN) continue;
-                    if (mf.field == 1) free(key), key = pb_strdup(&mf);
-                    else if (mf.field == 2) free(val), val = pb_strdup(&mf);
+                    if (mf.field == 1) free(key), key = pb_strdup(&mf), oom |= str_oom(&mf, key);
+                    else if (mf.field == 2) free(val), val = pb_strdup(&mf), oom |= str_oom(&mf, val);
                 }
                 char **k2 = key && val ? realloc(m->meta_keys, (size_t)(m->n_meta + 1) * sizeof *k2) : NULL;
                 if (k2) m->meta_keys = k2;
@@ -869,6 +909,7 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
                     m->meta_keys[m->n_meta] = key;
                     m->meta_values[m->n_meta++] = val;
                 } else {
+                    oom |= key && val; /* the entry was fine: no memory for it */
                     free(key), free(val); /* malformed entries are ignored */
                 }
             }
@@ -894,7 +935,7 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
     snprintf(prod, sizeof prod, "%s%s%s", pname ? pname : "", pver && *pver ? " " : "", pver ? pver : "");
     free(pname);
     free(pver);
-    if (!(m->producer = cfp_strdup(prod))) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    if (oom || !(m->producer = cfp_strdup(prod))) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
     if (r.err) return cfp_seterr(ctx, CFP_E_PARSE, "not an ONNX model: %s", r.err);
     if (!have_graph) return cfp_seterr(ctx, CFP_E_PARSE, "not an ONNX model: no graph");
     if (m->ir_version < 3 || m->ir_version > 9)
@@ -905,6 +946,32 @@ static int parse_model(cfp_model *m, const uint8_t *p, size_t len) {
     if (have_opset && m->opset > 17)
         return cfp_seterr(ctx, CFP_E_UNSUPPORTED, "opset %" PRId64 " is not supported (7 to 17 are)", m->opset);
     return parse_graph(m, graph.data, graph.len);
+}
+
+/* Parse the mapped bytes of m (m->map, m->map_len) into a finalised graph;
+ * `path` prefixes the message on failure. Frees m on failure. */
+static int load_mapped(cfp_ctx *ctx, cfp_model *m, const char *path, cfp_model **out) {
+    int rc = parse_model(m, m->map, m->map_len);
+    if (m->fd >= 0) close(m->fd);
+    m->fd = -1;
+    if (rc) goto fail_prefix;
+    if ((rc = cfp_graph_finalize(m))) goto fail_prefix;
+    *out = m;
+    return CFP_OK;
+fail_prefix: {
+    /* prefix the message with the file: "model.onnx: node ..." */
+    size_t pl = strlen(path) + 2, el = strlen(ctx->err), cap = sizeof ctx->err;
+    if (pl < cap / 2) {
+        if (pl + el + 1 > cap) el = cap - pl - 1;
+        memmove(ctx->err + pl, ctx->err, el);
+        ctx->err[pl + el] = 0;
+        memcpy(ctx->err, path, pl - 2);
+        ctx->err[pl - 2] = ':';
+        ctx->err[pl - 1] = ' ';
+    }
+}
+    cfp_model_free(m);
+    return rc;
 }
 
 int cfp_model_load(cfp_ctx *ctx, const char *path, cfp_model **out) {
@@ -946,26 +1013,34 @@ int cfp_model_load(cfp_ctx *ctx, const char *path, cfp_model **out) {
         goto fail;
     }
     m->fd = fd;
-    rc = parse_model(m, m->map, m->map_len);
-    close(fd);
-    m->fd = -1;
-    if (rc) goto fail_prefix;
-    if ((rc = cfp_graph_finalize(m))) goto fail_prefix;
-    *out = m;
-    return CFP_OK;
-fail_prefix: {
-    /* prefix the message with the file: "model.onnx: node ..." */
-    size_t pl = strlen(path) + 2, el = strlen(ctx->err), cap = sizeof ctx->err;
-    if (pl < cap / 2) {
-        if (pl + el + 1 > cap) el = cap - pl - 1;
-        memmove(ctx->err + pl, ctx->err, el);
-        ctx->err[pl + el] = 0;
-        memcpy(ctx->err, path, pl - 2);
-        ctx->err[pl - 2] = ':';
-        ctx->err[pl - 1] = ' ';
-    }
-}
+    m->map_is_file = true;
+    return load_mapped(ctx, m, path, out);
 fail:
     cfp_model_free(m);
     return rc;
+}
+
+int cfp_model_load_mem(cfp_ctx *ctx, const void *data, size_t len, const char *name, cfp_model **out) {
+    *out = NULL;
+    if (!name) name = "<memory>";
+    if (len == 0) return cfp_seterr(ctx, CFP_E_PARSE, "%s: empty buffer, not an ONNX model", name);
+    cfp_model *m = calloc(1, sizeof *m);
+    if (!m) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    m->ctx = ctx;
+    m->fd = -1;
+    /* dir stays NULL: external data is refused, there is no folder to hold it */
+    m->path = cfp_strdup(name);
+    /* weights are views into the model's bytes, which must outlive the
+     * caller's buffer: a private copy, freed (unmapped) with the model */
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!m->path || p == MAP_FAILED) {
+        if (p != MAP_FAILED) munmap(p, len);
+        cfp_model_free(m);
+        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+    }
+    memcpy(p, data, len);
+    mprotect(p, len, PROT_READ);
+    m->map = p;
+    m->map_len = len;
+    return load_mapped(ctx, m, name, out);
 }

@@ -6,6 +6,7 @@
 #include "video_internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,23 @@ static char *dir_join(const char *dir, const char *name) {
     return s;
 }
 
+/* A sidecar comes with the model and is as untrusted as the model: the
+ * labels file it names must lie in the model's folder, as external data
+ * must (no absolute path, no "..", no symbolic link out of the folder). */
+static bool inside_folder(const char *dir, const char *name, const char *path) {
+    if (name[0] == '/') return false;
+    for (const char *p = name; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') return false;
+        p += n + (p[n] == '/');
+    }
+    char rdir[PATH_MAX], rfile[PATH_MAX];
+    if (!realpath(dir && *dir ? dir : ".", rdir) || !realpath(path, rfile))
+        return true; /* a file that is not there fails when it is opened */
+    size_t dl = strlen(rdir);
+    return strncmp(rdir, rfile, dl) == 0 && (rfile[dl] == '/' || dl == 1);
+}
+
 int cfp_settings_parse_json(cfp_ctx *ctx, const char *text, size_t len, const char *what, const char *dir,
                             cfp_video_settings *s) {
     char err[256];
@@ -352,7 +370,10 @@ int cfp_settings_parse_json(cfp_ctx *ctx, const char *text, size_t len, const ch
         const char *name = labels_file->str;
         char *path = strcmp(name, "kinetics400") == 0 ? cfp_strdup(name) : dir_join(dir, name);
         if (!path) rc = cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
-        else {
+        else if (strcmp(name, "kinetics400") != 0 && !inside_folder(dir, name, path)) {
+            rc = jfail(&j, labels_file, "\"labels\": '%s' must name a file in the model's folder", name);
+            free(path);
+        } else {
             char msg[1024];
             if (cfp_labels_load(ctx, path, &n.labels)) {
                 snprintf(msg, sizeof msg, "%s", cfp_errmsg(ctx));

@@ -722,6 +722,8 @@ int cfp_pyramid_build(cfp_model *m, const cfp_pyramid_params *params, cfp_pyrami
     *out = NULL;
     cfp_ctx *ctx = m->ctx;
     if (!m->planned) return cfp_seterr(ctx, CFP_E_ARG, "run the model before building a pyramid");
+    if (m->keep_none)
+        return cfp_seterr(ctx, CFP_E_ARG, "the model was run without keeping activations (cfp_model_set_keep)");
     if (!(params->theta >= 0 && params->theta <= 1))
         return cfp_seterr(ctx, CFP_E_ARG, "theta must be in [0, 1], got %g", params->theta);
     if (params->depth < 0) return cfp_seterr(ctx, CFP_E_ARG, "depth must be >= 0");
@@ -757,7 +759,7 @@ int cfp_pyramid_build(cfp_model *m, const cfp_pyramid_params *params, cfp_pyrami
     int *level = NULL, *next = NULL;
     int n_level = 0, n_next = 0, cap_next = 0;
     cfp_value *lv = logits_value(m);
-    if ((rc = walk(p, lv->id, 1, cls, &found, 0))) goto done;
+    if ((rc = walk(p, lv->id, 1, cls, &found, 0))) goto oom; /* oom keeps other errors as they are */
     if (found.n == 0) {
         rc = cfp_seterr(ctx, CFP_E_UNSUPPORTED, "no layer found behind output '%s'%s%s", lv->name,
                         p->n_warnings ? ": " : "", p->n_warnings ? p->warnings[0] : "");

@@ -125,13 +125,21 @@ int cfp_tensor_shape(cfp_tensor *t, int dtype, int ndim, const int64_t *dims) {
     if (ndim < 0 || ndim > CFP_MAX_DIMS) return CFP_E_UNSUPPORTED;
     size_t es = cfp_dtype_size(dtype);
     if (!es) return CFP_E_UNSUPPORTED;
-    uint64_t n = 1;
+    /* The bound applies to the product of the non-zero dims too: an empty
+     * tensor of 0 x 2^62 x 2^62 would overflow every stride computed from
+     * its dims. */
+    uint64_t n = 1, nz = 1;
     for (int i = 0; i < ndim; i++) {
         if (dims[i] < 0) return CFP_E_SHAPE;
-        if (dims[i] && n > (UINT64_MAX / 2) / (uint64_t)dims[i]) return CFP_E_LIMIT;
+        if (!dims[i]) {
+            n = 0;
+            continue;
+        }
+        if (nz > (UINT64_MAX / 2) / (uint64_t)dims[i]) return CFP_E_LIMIT;
+        nz *= (uint64_t)dims[i];
         n *= (uint64_t)dims[i];
     }
-    if (n > (uint64_t)(INT64_MAX / 16) / es) return CFP_E_LIMIT;
+    if (nz > (uint64_t)(INT64_MAX / 16) / es) return CFP_E_LIMIT;
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];

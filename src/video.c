@@ -565,7 +565,19 @@ static int open_file(cfp_video *v) {
     }
     /* report damaged data instead of concealing it: after a seek, damage means
      * the keyframe was no random-access point (see sample_file) */
-    v->dec->err_recognition |= AV_EF_EXPLODE;
+    /* Not for the H.263 family: libavcodec 59 aborts on some damaged frames
+     * there when AV_EF_EXPLODE is set (av_assert0(frame->buf[0]) in
+     * decode.c; `ffmpeg -err_detect explode` does the same). The video fuzzer
+     * found it: fuzz/regress/video-mpeg4-explode-abort.mkv. Damage in these
+     * codecs still shows as AV_FRAME_FLAG_CORRUPT. */
+    switch (codec->id) {
+    case AV_CODEC_ID_MPEG4: case AV_CODEC_ID_H263: case AV_CODEC_ID_H263P: case AV_CODEC_ID_H263I:
+    case AV_CODEC_ID_MSMPEG4V1: case AV_CODEC_ID_MSMPEG4V2: case AV_CODEC_ID_MSMPEG4V3:
+    case AV_CODEC_ID_WMV1: case AV_CODEC_ID_WMV2: case AV_CODEC_ID_FLV1: case AV_CODEC_ID_RV10: case AV_CODEC_ID_RV20:
+        break;
+    default:
+        v->dec->err_recognition |= AV_EF_EXPLODE;
+    }
     v->dec->pkt_timebase = v->st->time_base;
     if ((ret = avcodec_open2(v->dec, codec, NULL)) < 0) return av_fail(v->ctx, path, ret, "opening the decoder");
     if (!(v->pkt = av_packet_alloc()) || !(v->frame = av_frame_alloc()))
@@ -804,7 +816,7 @@ static int sample_file(cfp_video *v, const double *targets, int T, cfp_clip *c) 
     cfp_ctx *ctx = v->ctx;
     const double margin = 3.0 / v->info.fps; /* B-frames can show before their keyframe's dts */
     double back = 0; /* how far before the target to seek: grows when a seek lands late */
-    int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0, bad_at_seek = 0;
+    int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0, bad_at_seek = 0, n_skips = 0;
     double last_t = -1e300;
     /* always seek: it also rewinds after a previous call */
     after_seek = targets[0] > margin;
@@ -889,7 +901,11 @@ again:
         if (s.landed_late) goto reseek;
         if (draining && !got_any && ret != AVERROR(EAGAIN)) break;
         /* a far-away next target (uniform sampling, big strides): seek if a keyframe is in between */
-        if (!draining && got_any && s.held && s.cur < T && seek_pays(v, s.held_t, targets[s.cur] - margin)) {
+        /* at most a few per target: with a lying index a seek can land back
+         * before the frame held, and the next one again (the fuzzer's
+         * fuzz/regress/video-avi-seek-loop.avi seeked forever) */
+        if (!draining && got_any && s.held && s.cur < T && n_skips < 2 * T + 8 &&
+            seek_pays(v, s.held_t, targets[s.cur] - margin) && ++n_skips) {
             if (seek_to(v, targets[s.cur] - margin) >= 0) {
                 /* the held frame stays the candidate until a later one arrives */
                 after_seek = 0;

@@ -1,5 +1,5 @@
-/* Conv kernels without a graph: the fast path (im2col + sgemm, depth-wise,
- * pointwise) against the direct reference over random shapes. */
+/* Conv kernels without a graph: the fast paths (im2col + sgemm, depth-wise,
+ * pointwise; oneDNN) against the direct reference over random shapes. */
 #include "test.h"
 
 #include "ops/conv_kernels.h"
@@ -40,6 +40,11 @@ static void describe(const cfp_conv_params *p, int bias, char *buf, size_t len) 
 #undef ARR
 }
 
+/* Which kernel compare_one checks: ours (cfp_conv_fast), or what the Conv
+ * operator runs: oneDNN where it has a fast kernel, else ours. */
+static int use_dnnl;
+static int dnnl_cases, dnnl_used;
+
 /* Returns the relative max error of fast vs reference (and prints on failure). */
 static double compare_one(cfp_pool *pool, const cfp_conv_params *p, int bias, const char *tag) {
     int64_t Cpg = p->C / p->group;
@@ -53,7 +58,12 @@ static double compare_one(cfp_pool *pool, const cfp_conv_params *p, int bias, co
     fill(b, p->M);
     for (int64_t i = 0; i < yn; i++) y1[i] = 1e30f; /* every output must be written */
     cfp_conv_ref(p, x, w, bias ? b : NULL, y0);
-    int rc = cfp_conv_fast(pool, p, x, w, bias ? b : NULL, y1);
+    cfp_dnnl_conv *dn = use_dnnl ? cfp_dnnl_conv_new(p, w, bias ? b : NULL, cfp_pool_threads(pool)) : NULL;
+    dnnl_cases += use_dnnl;
+    dnnl_used += dn != NULL;
+    int rc = dn ? cfp_dnnl_conv_run(dn, pool, x, y1)
+                : cfp_conv_fast(pool, p, x, w, bias ? b : NULL, y1);
+    cfp_dnnl_conv_free(dn);
     double maxerr = 0, mag = 1;
     for (int64_t i = 0; i < yn; i++) {
         double e = fabs((double)y0[i] - y1[i]);
@@ -64,7 +74,8 @@ static double compare_one(cfp_pool *pool, const cfp_conv_params *p, int bias, co
     if (rc != CFP_OK || !(rel < 1e-4)) {
         char buf[512];
         describe(p, bias, buf, sizeof buf);
-        cfp_test_fail_here(__FILE__, __LINE__, "%s: rc=%d rel err %.3g: %s", tag, rc, rel, buf);
+        cfp_test_fail_here(__FILE__, __LINE__, "%s%s: rc=%d rel err %.3g: %s", tag,
+                           dn ? " (oneDNN)" : "", rc, rel, buf);
     }
     free(x), free(w), free(b), free(y0), free(y1);
     return rel;
@@ -134,6 +145,20 @@ static void random_suite(int threads, uint64_t seed, int cases) {
 TEST(conv_fast_vs_ref_random_1thread) { random_suite(1, 12345, 150); }
 TEST(conv_fast_vs_ref_random_2threads) { random_suite(2, 777, 150); }
 
+/* The same random shapes through oneDNN, where it takes them. */
+static void dnnl_suite(int threads, uint64_t seed, int cases) {
+    use_dnnl = 1;
+    dnnl_cases = dnnl_used = 0;
+    random_suite(threads, seed, cases);
+    use_dnnl = 0;
+    if (getenv("CFP_TEST_VERBOSE"))
+        printf("conv oneDNN: %d of %d cases ran in oneDNN\n", dnnl_used, dnnl_cases);
+    const char *e = getenv("CFP_CONV");
+    if (!e || strcmp(e, "gemm")) CHECK(dnnl_used > dnnl_cases / 4); /* the suite tests oneDNN */
+}
+TEST(conv_dnnl_vs_ref_random_1thread) { dnnl_suite(1, 4242, 200); }
+TEST(conv_dnnl_vs_ref_random_2threads) { dnnl_suite(2, 31337, 200); }
+
 /* Shapes of the kind real video nets have: larger channels, many panels,
  * the pointwise path, stride-2 1x1x1 downsampling, channel-last-free 3-D. */
 TEST(conv_fast_vs_ref_video_shapes) {
@@ -158,6 +183,9 @@ TEST(conv_fast_vs_ref_video_shapes) {
         CHECK_EQ(rc, CFP_OK);
         if (rc) continue;
         compare_one(pool, &p, (int)(i % 2), "video");
+        use_dnnl = 1;
+        compare_one(pool, &p, (int)(i % 2), "video");
+        use_dnnl = 0;
         cfp_conv_tune(8192, 1); /* many panels */
         compare_one(pool, &p, 1, "video small panels");
         cfp_conv_tune(0, 0); /* serial panels, OpenBLAS threads */

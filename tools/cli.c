@@ -12,13 +12,43 @@
 static const char *prog = "cfp";
 
 int cli_die(const char *fmt, ...) {
+    /* Messages quote names from untrusted files: a control character (a
+     * newline, a terminal escape) would break the one line or reach the
+     * terminal, so each is shown as '?'. */
+    char msg[4096];
     va_list ap;
-    fprintf(stderr, "%s: error: ", prog);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) *p = '?';
+    fprintf(stderr, "%s: error: %s\n", prog, msg);
     return 1;
+}
+
+uint64_t cli_max_memory;
+
+int cli_parse_size(const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (!s || !(*s >= '0' && *s <= '9')) return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    int shift = 0;
+    switch (*end) {
+    case 'k': case 'K': shift = 10; end++; break;
+    case 'm': case 'M': shift = 20; end++; break;
+    case 'g': case 'G': shift = 30; end++; break;
+    case 't': case 'T': shift = 40; end++; break;
+    }
+    if (errno || *end || v == 0 || v > (UINT64_MAX >> shift)) return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+int cli_ctx_new(cfp_ctx **ctx, int threads) {
+    int rc = cfp_ctx_new(ctx, threads);
+    if (!rc && cli_max_memory) cfp_ctx_set_max_memory(*ctx, cli_max_memory);
+    return rc;
 }
 
 int cli_usage(const char *cmd, const char *fmt, ...) {

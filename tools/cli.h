@@ -14,6 +14,12 @@ typedef struct {
 
 /* "cfp: error: ...", returns 1 */
 int cli_die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* --max-memory, a global option (tools/cfp.c takes it out of argv before the
+ * command sees it): 0 means the machine's physical memory. */
+extern uint64_t cli_max_memory;
+int cli_parse_size(const char *s, uint64_t *out); /* "4096", "512M", "2G"; 0 on success */
+/* cfp_ctx_new with --max-memory applied: contexts that plan models. */
+int cli_ctx_new(cfp_ctx **ctx, int threads);
 /* "cfp CMD: ... (see 'cfp help CMD')", returns 2 */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double cli_now_ms(void);

@@ -396,7 +396,7 @@ static int run(int argc, char **argv) {
         rc = cli_die("out of memory");
         goto out;
     }
-    if (cfp_ctx_new(&ctx, o.threads)) {
+    if (cli_ctx_new(&ctx, o.threads)) {
         rc = cli_die("out of memory");
         goto out;
     }

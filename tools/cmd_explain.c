@@ -504,7 +504,7 @@ static int cmd_explain(int argc, char **argv) {
     labels lab = {0};
     timing t = {0};
     int n_pyr = 0;
-    if (cfp_ctx_new(&ctx, o.threads)) return cli_die("out of memory");
+    if (cli_ctx_new(&ctx, o.threads)) return cli_die("out of memory");
     if (o.labels && cfp_labels_load(ctx, o.labels, &lab.l)) {
         rc = cli_die("%s", cfp_errmsg(ctx));
         goto out;

@@ -18,6 +18,7 @@ typedef struct {
     int json;
     const char *input_shape;
     int explain, explain_repeat; /* bench --explain: time the back-step too */
+    int no_keep;                 /* bench --no-keep: plain inference, nothing kept */
     cfp_pyramid_params pyr;
 } opts;
 
@@ -63,6 +64,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
             o->json = 1;
         } else if (strcmp(a, "--explain") == 0) {
             o->explain = 1;
+        } else if (strcmp(a, "--no-keep") == 0 && strcmp(cmd, "bench") == 0) {
+            o->no_keep = 1;
         } else if (strcmp(a, "--explain-repeat") == 0) {
             NEED_VAL();
             if (cli_parse_int(cmd, a, val, 1, 1000000, &o->explain_repeat)) return 2;
@@ -80,7 +83,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, opts *o) {
 }
 
 static int open_model(const opts *o, cfp_ctx **ctx, cfp_model **m, double *load_ms) {
-    if (cfp_ctx_new(ctx, o->threads)) return cli_die("out of memory");
+    if (cli_ctx_new(ctx, o->threads)) return cli_die("out of memory");
     double t0 = cli_now_ms();
     if (cfp_model_load(*ctx, o->model, m)) return cli_die("%s", cfp_errmsg(*ctx));
     if (load_ms) *load_ms = cli_now_ms() - t0;
@@ -400,6 +403,11 @@ static int cmd_bench(int argc, char **argv) {
     double load_ms = 0, *times = NULL;
     if ((rc = open_model(&o, &ctx, &m, &load_ms))) goto out;
     if ((rc = read_inputs(ctx, m, &o, in))) goto out;
+    if (o.no_keep && o.explain) {
+        rc = cli_usage("bench", "--explain needs the kept activations: not with --no-keep");
+        goto out;
+    }
+    if (o.no_keep) cfp_model_set_keep(m, 0);
     double t0 = cli_now_ms();
     if (cfp_model_plan(m, o.n_inputs, in)) {
         rc = cli_die("%s", cfp_errmsg(ctx));
@@ -476,14 +484,14 @@ static int cmd_bench(int argc, char **argv) {
         cli_json_str(stdout, o.model);
         printf(", \"threads\": %d, \"repeat\": %d, \"warmup\": %d, \"forward_ms_median\": %.3f, \"forward_ms_min\": %.3f, "
                "\"forward_ms_max\": %.3f, \"load_ms\": %.3f, \"plan_ms\": %.3f, \"activations_mb\": %.1f, "
-               "\"peak_rss_mb\": %.1f}\n",
+               "\"peak_rss_mb\": %.1f, \"keep\": %s}\n",
                cfp_ctx_threads(ctx), o.repeat, o.warmup, med, times[0], times[o.repeat - 1], load_ms, plan_ms, act_mb,
-               cli_peak_rss_mb());
+               cli_peak_rss_mb(), o.no_keep ? "false" : "true");
     } else {
         printf("model        %s\nthreads      %d\nforward      median %.2f ms, min %.2f, max %.2f (%d runs after %d warm-up)\n"
-               "load         %.2f ms\nplan         %.2f ms\nactivations  %.1f MB kept\npeak RSS     %.1f MB\n",
+               "load         %.2f ms\nplan         %.2f ms\nactivations  %.1f MB %s\npeak RSS     %.1f MB\n",
                o.model, cfp_ctx_threads(ctx), med, times[0], times[o.repeat - 1], o.repeat, o.warmup, load_ms, plan_ms,
-               act_mb, cli_peak_rss_mb());
+               act_mb, o.no_keep ? "(--no-keep: shared by liveness)" : "kept", cli_peak_rss_mb());
         if (o.explain) {
             printf("back-step    median %.4f ms, min %.4f, max %.4f (%d runs; theta %g, depth %d)\n", bmed, bmin, bmax,
                    o.explain_repeat, o.pyr.theta, o.pyr.depth);
@@ -518,9 +526,12 @@ const cli_command cli_cmd_run = {"run", "run a model on TensorProto inputs, writ
 
 const cli_command cli_cmd_bench = {"bench", "time the forward pass",
     "cfp bench MODEL.onnx -i IN0.pb [-i IN1.pb ...] [--repeat N] [--warmup N] [--threads N] [--json]\n"
+         "          [--no-keep]\n"
          "          [--explain [--theta 0.6] [--depth 3] [--max-children K] [--explain-repeat 100]]\n"
          "  Times the forward pass alone (load and planning excluded) over N repeats\n"
          "  (default 10, after 2 warm-up runs); prints median, min, max, load time\n"
-         "  and peak resident memory. --explain also times the back-step alone (building\n"
+         "  and peak resident memory. --no-keep times plain inference instead: values\n"
+         "  share memory once consumed and no per-channel means are computed.\n"
+         "  --explain also times the back-step alone (building\n"
          "  the pyramid from the kept activations; median of --explain-repeat runs).\n",
     cmd_bench};

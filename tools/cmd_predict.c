@@ -89,7 +89,7 @@ static int run(int argc, char **argv) {
     scored *sc = NULL;
     cli_video_input vin = {0};
     cfp_labels *labels = NULL;
-    if (cfp_ctx_new(&ctx, o.threads)) {
+    if (cli_ctx_new(&ctx, o.threads)) {
         rc = cli_die("out of memory");
         goto out;
     }

@@ -192,6 +192,9 @@ int cli_video_prepare(cfp_ctx *ctx, cfp_model *m, const char *model_path, const 
         int dt;
         cfp_value *iv = cfp_model_input(m, i);
         int nd = cfp_value_declared(iv, &dt, d, NULL);
+        if (dt && dt != in[i].dtype)
+            return cli_die("%s: input '%s' takes %s data, but a video gives %s: a video needs a model with a float input",
+                           model_path, cfp_value_name(iv), cfp_dtype_name(dt), cfp_dtype_name(in[i].dtype));
         int ok = nd < 0 || nd == in[i].ndim;
         for (int k = 0; ok && nd > 0 && k < nd; k++) ok = d[k] < 0 || d[k] == in[i].dims[k];
         if (!ok) {

@@ -1,7 +1,10 @@
 /* Conv (opsets 1-17): 1-D, 2-D and 3-D, groups, strides, dilations, pads,
  * auto_pad, optional bias.
  *
- * Two implementations share cfp_conv_params (conv_kernels.h):
+ * The operator runs oneDNN's convolutions (conv_dnnl.c) where oneDNN has a
+ * fast kernel for the shape, except for 1x1x1 stride-1 and depth-wise convs,
+ * where the kernels below win (docs/benchmarks.md). Two implementations of
+ * our own share cfp_conv_params (conv_kernels.h):
  *  - cfp_conv_ref: direct loops, the reference for tests;
  *  - cfp_conv_fast: per (batch, group), the output positions are cut into
  *    panels; each panel's input volume is unfolded (im2col, N-D) into a
@@ -29,6 +32,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- geometry ------------------------------------------------------------ */
@@ -519,6 +523,10 @@ typedef struct {
     int64_t group;
     cfp_window_attrs w;
     cfp_conv_params p; /* set by reshape */
+    /* oneDNN primitive for p, made at the first run after reshape (not at
+     * reshape: `cfp info` infers shapes without running); NULL: our kernels */
+    cfp_dnnl_conv *dn;
+    bool dn_tried;
 } conv_state;
 
 static int conv_prepare(cfp_model *m, cfp_node *n) {
@@ -587,6 +595,9 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
         if (w->dims[2 + i] < 1)
             return cfp_node_fail(m, n, CFP_E_SHAPE, "W (%s) has an empty kernel",
                                  cfp_shape_str(w, b1, sizeof b1));
+    cfp_dnnl_conv_free(st->dn);
+    st->dn = NULL;
+    st->dn_tried = false;
     rc = cfp_conv_setup(&st->p, nsp, N, C, M, G, x->dims + 2, w->dims + 2,
                             st->w.ns >= 0 ? st->w.s : NULL, st->w.nd >= 0 ? st->w.d : NULL,
                             st->w.np >= 0 ? st->w.pads : NULL, st->auto_pad);
@@ -612,9 +623,33 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
+/* The weights now live reordered in the oneDNN primitive: the model file's
+ * pages that held them leave our resident memory (the pyramid, which reads
+ * them later, faults them back in from the page cache). */
+static void drop_file_pages(cfp_model *m, const void *data, size_t len) {
+    const uint8_t *b = data, *map = m->map;
+    if (!m->map_is_file || b < map || b + len > map + m->map_len) return;
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t s = ((uintptr_t)b + pg - 1) & ~(pg - 1), e = ((uintptr_t)b + len) & ~(pg - 1);
+    if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
+}
+
 static int conv_run(cfp_model *m, cfp_node *n) {
     conv_state *st = n->state;
-    cfp_value *B = cfp_in(m, n, 2);
+    cfp_value *W = cfp_in(m, n, 1), *B = cfp_in(m, n, 2);
+    if (!st->dn_tried) {
+        st->dn_tried = true;
+        /* constant weights only: they are reordered once */
+        if (W->is_const && (!B || B->is_const))
+            st->dn = cfp_dnnl_conv_new(&st->p, W->t.data, B ? B->t.data : NULL, m->ctx->threads);
+        if (st->dn) drop_file_pages(m, W->t.data, W->t.nbytes);
+    }
+    if (st->dn) {
+        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data,
+                              cfp_out(m, n, 0)->t.data))
+            return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
+        return CFP_OK;
+    }
     int rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data,
                            cfp_in(m, n, 1)->t.data, B ? B->t.data : NULL,
                            cfp_out(m, n, 0)->t.data);
@@ -623,6 +658,8 @@ static int conv_run(cfp_model *m, cfp_node *n) {
 }
 
 static void conv_release(cfp_node *n) {
+    conv_state *st = n->state;
+    if (st) cfp_dnnl_conv_free(st->dn);
     free(n->state);
     n->state = NULL;
 }

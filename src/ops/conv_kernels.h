@@ -122,4 +122,14 @@ void cfp_sgemm_par(cfp_pool *pool, int transA, int transB, int64_t M, int64_t N,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
                    float beta, float *C, int64_t ldc);
 
+/* oneDNN (conv_dnnl.c): a convolution primitive for p with the weights
+ * (and bias, kept by reference) reordered once; NULL when oneDNN is off
+ * (CFP_CONV=gemm) or has no fast kernel for p. threads: the pool's. Run
+ * takes x and writes y in plain NCDHW; returns CFP_OK or CFP_E_NOMEM. */
+typedef struct cfp_dnnl_conv cfp_dnnl_conv;
+cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const float *b,
+                                 int threads);
+int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y);
+void cfp_dnnl_conv_free(cfp_dnnl_conv *c);
+
 #endif

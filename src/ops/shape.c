@@ -811,6 +811,9 @@ static int tile_run(cfp_model *m, cfp_node *n) {
     int64_t rep[CFP_MAX_DIMS], ist[CFP_MAX_DIMS];
     int rc = tile_repeats(m, n, x, rep);
     if (rc) return rc;
+    /* nothing to copy; and with an empty input the repeats are unbounded,
+     * so the strides of the view below could overflow */
+    if (y->nbytes == 0) return CFP_OK;
     strides_of(x->dims, r, ist);
     /* view the output as (rep0, d0, rep1, d1, ...) */
     cplan p = {.nd = 2 * r, .in = x->data, .out = y->data, .es = cfp_dtype_size(x->dtype)};

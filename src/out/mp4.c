@@ -179,21 +179,24 @@ int cfp_write_mp4_encoder(cfp_ctx *ctx, const char *path, const uint8_t *frames,
         const int *coef = sws_getCoefficients(SWS_CS_ITU709);
         sws_setColorspaceDetails(sws, coef, 1, coef, 0, 0, 1 << 16, 1 << 16);
     }
-    if (W != w || H != h) {
-        pad = malloc((size_t)W * H * 3);
-        if (!pad) goto nomem;
-    }
+    /* libswscale's SIMD loads read up to 16 bytes past the last pixel of the
+     * source (valgrind saw it): every frame goes through a buffer with room
+     * to spare, which also pads odd sizes to even ones */
+    pad = calloc((size_t)W * H * 3 + 64, 1);
+    if (!pad) goto nomem;
     const size_t row = (size_t)w * 3, fbytes = row * (size_t)h;
     for (int i = 0; i < n; i++) {
         const uint8_t *src = frames + (size_t)i * fbytes;
-        if (pad) {
+        if (W != w || H != h) {
             for (int y = 0; y < H; y++) {
                 uint8_t *d = pad + (size_t)y * W * 3;
                 memcpy(d, src + (size_t)(y < h ? y : h - 1) * row, row);
                 if (W != w) memcpy(d + row, d + row - 3, 3);
             }
-            src = pad;
+        } else {
+            memcpy(pad, src, fbytes);
         }
+        src = pad;
         if ((ret = av_frame_make_writable(frame)) < 0) {
             rc = av_fail(&s, "frame buffer", ret);
             goto out;
