@@ -615,24 +615,21 @@ static int open_file(cfp_video *v) {
     return 0;
 }
 
-int cfp_video_open(cfp_ctx *ctx, const char *path, cfp_video **out) {
-    *out = NULL;
-    if (!path || !*path) return cfp_seterr(ctx, CFP_E_ARG, "no video given");
+/* A handle named `name` (a path, or a name for messages), or NULL. */
+static cfp_video *video_new(cfp_ctx *ctx, const char *name) {
     pthread_once(&log_once, quiet_ffmpeg);
     cfp_video *v = calloc(1, sizeof *v);
-    if (!v || !(v->path = cfp_strdup(path))) {
+    if (!v || !(v->path = cfp_strdup(name))) {
         free(v);
-        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+        cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+        return NULL;
     }
     v->ctx = ctx;
-    struct stat sb;
-    int rc;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) rc = open_frames(v, 1);
-    else if (strchr(path, '%') && stat(path, &sb) != 0) rc = open_frames(v, 0);
-    else if (stat(path, &sb) != 0) rc = cfp_seterr(ctx, CFP_E_IO, "%s: %s", path, strerror(errno));
-    else if (!S_ISREG(sb.st_mode)) rc = cfp_seterr(ctx, CFP_E_IO, "%s: not a regular file", path);
-    else if (sb.st_size == 0) rc = cfp_seterr(ctx, CFP_E_PARSE, "%s: empty file", path);
-    else rc = open_file(v);
+    return v;
+}
+
+/* After opening with status rc: hand the video out, or close it. */
+static int video_finish(cfp_video *v, int rc, cfp_video **out) {
     if (rc) {
         cfp_video_close(v);
         return rc;
@@ -643,28 +640,31 @@ int cfp_video_open(cfp_ctx *ctx, const char *path, cfp_video **out) {
     return 0;
 }
 
+int cfp_video_open(cfp_ctx *ctx, const char *path, cfp_video **out) {
+    *out = NULL;
+    if (!path || !*path) return cfp_seterr(ctx, CFP_E_ARG, "no video given");
+    cfp_video *v = video_new(ctx, path);
+    if (!v) return CFP_E_NOMEM;
+    struct stat sb;
+    int rc;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) rc = open_frames(v, 1);
+    else if (strchr(path, '%') && stat(path, &sb) != 0) rc = open_frames(v, 0);
+    else if (stat(path, &sb) != 0) rc = cfp_seterr(ctx, CFP_E_IO, "%s: %s", path, strerror(errno));
+    else if (!S_ISREG(sb.st_mode)) rc = cfp_seterr(ctx, CFP_E_IO, "%s: not a regular file", path);
+    else if (sb.st_size == 0) rc = cfp_seterr(ctx, CFP_E_PARSE, "%s: empty file", path);
+    else rc = open_file(v);
+    return video_finish(v, rc, out);
+}
+
 int cfp_video_open_mem(cfp_ctx *ctx, const void *data, size_t size, const char *name, cfp_video **out) {
     *out = NULL;
     if (!name || !*name) name = "(memory)";
     if (!data || !size) return cfp_seterr(ctx, CFP_E_PARSE, "%s: empty video", name);
-    pthread_once(&log_once, quiet_ffmpeg);
-    cfp_video *v = calloc(1, sizeof *v);
-    if (!v || !(v->path = cfp_strdup(name))) {
-        free(v);
-        return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
-    }
-    v->ctx = ctx;
+    cfp_video *v = video_new(ctx, name);
+    if (!v) return CFP_E_NOMEM;
     v->mem = data;
     v->mem_size = size;
-    int rc = open_file(v);
-    if (rc) {
-        cfp_video_close(v);
-        return rc;
-    }
-    v->info.codec = v->codec;
-    v->info.pix_fmt = v->pix_fmt;
-    *out = v;
-    return 0;
+    return video_finish(v, open_file(v), out);
 }
 
 const cfp_video_info *cfp_video_get_info(const cfp_video *v) { return &v->info; }
