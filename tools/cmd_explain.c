@@ -186,7 +186,7 @@ static void write_extras(FILE *f, const report_extras *x, const cfp_pyramid *p, 
         fprintf(f, ", \"prob\": %.6g, \"logit\": %.6g}", exp(x->logits[best] - mx) / sum, x->logits[best]);
     }
     fprintf(f, "],\n  \"clip\": {\"gif\": \"clip.gif\", \"mp4\": %s, \"frames\": %d, \"width\": %d, \"height\": %d, \"fps\": %g},\n",
-            x->cfg->mp4 ? "\"clip.mp4\"" : "null", x->in->T, x->in->W, x->in->H, x->cfg->fps);
+            x->cfg->mp4 ? "\"clip.mp4\"" : "null", x->in->paths[0].T, x->in->paths[0].W, x->in->paths[0].H, x->cfg->fps);
     if (x->in->n_paths > 1) {
         fprintf(f, "  \"pathways\": [");
         for (int q = 0; q < x->in->n_paths; q++) {
@@ -606,34 +606,25 @@ static int cmd_explain(int argc, char **argv) {
     render_input rin = {0};
     render_result rr = {0};
     report_extras xr = {0};
-    uint8_t *frames = NULL, *path_frames[RENDER_MAX_PATHS] = {0};
+    uint8_t *path_frames[RENDER_MAX_PATHS] = {0};
     if (!o.no_render) {
-        if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[0], &frames, &rin.T, &rin.H, &rin.W)
-                     : cfp_render_tensor_frames(ctx, &inputs[0], &frames, &rin.T, &rin.H, &rin.W)) {
-            rc = cli_die("%s", cfp_errmsg(ctx));
-            goto out_render;
-        }
-        rin.frames = frames;
-        rin.clip = vin.clip;
-        rin.clip_tensor = vin.clip_tensor[0];
-        /* two-pathway models: the frames of every input, so each map is drawn
-         * over the pathway it belongs to */
+        /* the frames of every input (a two-pathway model has two), so each map
+         * is drawn over the pathway it belongs to; inputs that are no clip are
+         * not drawn on */
         int n_in = cfp_model_n_inputs(m);
-        if (n_in > 1 && n_in <= RENDER_MAX_PATHS) {
-            rin.paths[0] = (render_path){frames, rin.T, rin.H, rin.W, rin.clip_tensor, cfp_value_name(cfp_model_input(m, 0))};
-            rin.n_paths = 1;
-            for (int i = 1; i < n_in; i++) {
-                render_path *rp = &rin.paths[i];
-                uint8_t *fr = NULL;
-                if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[i], &fr, &rp->T, &rp->H, &rp->W)
-                             : cfp_render_tensor_frames(ctx, &inputs[i], &fr, &rp->T, &rp->H, &rp->W))
-                    break; /* not a clip: maps are drawn over the first input only */
-                path_frames[i] = fr;
-                rp->frames = fr;
-                rp->clip_tensor = vin.clip ? vin.clip_tensor[i] : 0;
-                rp->name = cfp_value_name(cfp_model_input(m, i));
-                rin.n_paths = i + 1;
+        rin.clip = vin.clip;
+        for (int i = 0; i < n_in && i < RENDER_MAX_PATHS; i++) {
+            render_path *rp = &rin.paths[i];
+            if (vin.clip ? cfp_render_model_frames(ctx, vin.clip, vin.clip_tensor[i], &path_frames[i], &rp->T, &rp->H, &rp->W)
+                         : cfp_render_tensor_frames(ctx, &inputs[i], &path_frames[i], &rp->T, &rp->H, &rp->W)) {
+                if (i > 0) break;
+                rc = cli_die("%s", cfp_errmsg(ctx));
+                goto out_render;
             }
+            rp->frames = path_frames[i];
+            rp->clip_tensor = vin.clip ? vin.clip_tensor[i] : 0;
+            rp->name = cfp_value_name(cfp_model_input(m, i));
+            rin.n_paths = i + 1;
         }
         o.render.threads = cfp_ctx_threads(ctx);
         if ((rc = cli_render_report(ctx, pyr[0], &rin, &o.render, &rr))) goto out_render;
@@ -690,7 +681,6 @@ static int cmd_explain(int argc, char **argv) {
     else printf("wrote %s/index.html (%d of %d kernels with pictures)\n", o.out, rr.n_rendered, cfp_pyramid_n_nodes(pyr[0]));
 out_render:
     cli_render_result_free(&rr);
-    free(frames);
     for (int i = 0; i < RENDER_MAX_PATHS; i++) free(path_frames[i]);
 out:
     if (rc) cli_outdir_abort();

@@ -46,14 +46,6 @@ static int pick_path(const render_input *in, int64_t t) {
     return best;
 }
 
-static void path_of(const render_input *in, int path, const uint8_t **frames, int *T, int *H, int *W) {
-    if (in->n_paths > 0) {
-        const render_path *rp = &in->paths[path];
-        *frames = rp->frames, *T = rp->T, *H = rp->H, *W = rp->W;
-    } else {
-        *frames = in->frames, *T = in->T, *H = in->H, *W = in->W;
-    }
-}
 
 static int job_add(job **jobs, int *n, int *cap, const char *base, cfp_volume *parts, int n_parts, int keep, int path) {
     if (*n == *cap) {
@@ -86,9 +78,9 @@ static int write_volume_pb(cfp_ctx *ctx, const char *name, const float *data, co
 static int run_job(cfp_ctx *ctx, const queue *q, job *j) {
     const render_input *in = q->in;
     const render_cfg *cfg = q->cfg;
-    const uint8_t *in_frames;
-    int T, H, W;
-    path_of(in, j->path, &in_frames, &T, &H, &W);
+    const render_path *rp = &in->paths[j->path];
+    const uint8_t *in_frames = rp->frames;
+    int T = rp->T, H = rp->H, W = rp->W;
     size_t plane = (size_t)H * W, n = (size_t)T * plane;
     float *vol = NULL, *acc = NULL;
     uint8_t *frames = NULL;
@@ -172,9 +164,7 @@ static void *worker(void *arg) {
  * pyramid; each row is the level's frames scaled to the row width. */
 static int write_figure(cfp_ctx *ctx, const render_input *in, const render_cfg *cfg, uint8_t **rows, int n_rows,
                         int fig_path) {
-    const uint8_t *unused;
-    int T, H, W;
-    path_of(in, fig_path, &unused, &T, &H, &W);
+    int T = in->paths[fig_path].T, H = in->paths[fig_path].H, W = in->paths[fig_path].W;
     int gap = 6, maxw = (int)(W * (1 + 0.5 * (n_rows - 1))), maxh = 0;
     int *rw = calloc((size_t)n_rows, sizeof *rw), *rh = calloc((size_t)n_rows, sizeof *rh);
     if (!rw || !rh) {
@@ -231,10 +221,8 @@ static int write_source(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, co
     int rc = cfp_map_kernelwise(p, 0, &v);
     /* the first part's pathway (the first of a two-pathway head's inputs) */
     int pi = rc ? 0 : pick_path(in, v.dims[0]);
-    const uint8_t *fr;
-    int T, H, W;
-    path_of(in, pi, &fr, &T, &H, &W);
-    int tensor = in->n_paths > 0 ? in->paths[pi].clip_tensor : in->clip_tensor;
+    const render_path *rp = &in->paths[pi];
+    int T = rp->T, H = rp->H, W = rp->W, tensor = rp->clip_tensor;
     if (!rc) rc = cfp_render_volume(ctx, &v, T, H, W, &cfg->ro, &vol);
     int sw = 0, sh = 0;
     size_t fsz = 0;
@@ -443,9 +431,10 @@ int cli_render_report(cfp_ctx *ctx, cfp_pyramid *p, const render_input *in, cons
     if (!rc) {
         char path[4096];
         double t1 = cli_now_ms();
-        if (!cli_outdir_path("clip.gif", path, sizeof path) || cfp_write_gif(ctx, path, in->frames, in->T, in->W, in->H, cfg->fps) ||
+        const render_path *clip = &in->paths[0]; /* the clip as the model's first input saw it */
+        if (!cli_outdir_path("clip.gif", path, sizeof path) || cfp_write_gif(ctx, path, clip->frames, clip->T, clip->W, clip->H, cfg->fps) ||
             (cfg->mp4 && (!cli_outdir_path("clip.mp4", path, sizeof path) ||
-                          cfp_write_mp4(ctx, path, in->frames, in->T, in->W, in->H, cfg->fps))))
+                          cfp_write_mp4(ctx, path, clip->frames, clip->T, clip->W, clip->H, cfg->fps))))
             rc = cli_die("%s", cfp_errmsg(ctx));
         queue q = {.in = in, .cfg = cfg, .jobs = jobs, .n_jobs = n_jobs, .t0 = t0};
         pthread_mutex_init(&q.mu, NULL);

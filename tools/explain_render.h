@@ -15,12 +15,10 @@ typedef struct {
 
 #define RENDER_MAX_PATHS 4
 typedef struct {
-    const uint8_t *frames; /* the frames the model saw (its first input): T × H × W × RGB */
-    int T, H, W;
-    const cfp_clip *clip;  /* the video, when the input was one: the class map is also drawn on it */
-    int clip_tensor;
-    /* every video input (pathway); a map is drawn over the one whose number
-     * of frames fits its time axis best. 0 paths: the fields above only. */
+    const cfp_clip *clip; /* the video, when the input was one: the class map is also drawn on it */
+    /* the frames of every video input (a two-pathway model has two); a map is
+     * drawn over the one whose number of frames fits its time axis best.
+     * paths[0] is the model's first input; n_paths >= 1. */
     int n_paths;
     render_path paths[RENDER_MAX_PATHS];
 } render_input;
