@@ -55,6 +55,10 @@ from torchvision.models.video.resnet import (
 from torchvision.models.video.s3d import S3D, SepInceptionBlock3D, TemporalSeparableConv
 from torchvision.ops.misc import Conv3dNormActivation
 
+# the bottleneck and the init are those of the architecture definitions
+from models.common import init_like_videoresnet as _init_like_videoresnet
+from models.resnet3d import Bottleneck
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 0
 
@@ -180,48 +184,6 @@ class NarrowS3D(S3D):
         )
 
 
-def _init_like_videoresnet(model):
-    """torchvision VideoResNet's init: kaiming (fan_out) convs, zero conv
-    biases, BN 1/0, Linear N(0, 0.01) with zero bias."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv3d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.BatchNorm3d):
-            nn.init.constant_(m.weight, 1)
-            nn.init.constant_(m.bias, 0)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.constant_(m.bias, 0)
-
-
-class ResNeXtBottleneck3d(nn.Module):
-    """3D ResNeXt bottleneck: 1x1x1 -> grouped 3x3x3 (cardinality) -> 1x1x1,
-    BN after each conv, projection shortcut (1x1x1 conv + BN) when the
-    shape changes, ReLU after the residual add."""
-
-    def __init__(self, cin, mid, cout, cardinality, stride):
-        super().__init__()
-        self.conv1 = nn.Conv3d(cin, mid, 1, bias=False)
-        self.bn1 = nn.BatchNorm3d(mid)
-        self.conv2 = nn.Conv3d(mid, mid, 3, stride=stride, padding=1, groups=cardinality, bias=False)
-        self.bn2 = nn.BatchNorm3d(mid)
-        self.conv3 = nn.Conv3d(mid, cout, 1, bias=False)
-        self.bn3 = nn.BatchNorm3d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
-
-    def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        sc = x if self.downsample is None else self.downsample(x)
-        return self.relu(out + sc)
-
-
 # (mid, out, blocks, stride) per stage; cardinality 4 -> 2, 4, 6 input
 # channels per group in the grouped 3x3x3 convs.
 RESNEXT_STAGES = ((8, 16, 2, 1), (16, 32, 2, 2), (24, 48, 2, 2))
@@ -245,7 +207,7 @@ class NarrowResNeXt3d(nn.Module):
         cin = stem
         for mid, cout, n, stride in stages:
             for i in range(n):
-                blocks.append(ResNeXtBottleneck3d(cin, mid, cout, cardinality, stride if i == 0 else 1))
+                blocks.append(Bottleneck(cin, mid, cout, stride if i == 0 else 1, groups=cardinality))
                 cin = cout
         self.layers = nn.Sequential(*blocks)
         self.avgpool = nn.AdaptiveAvgPool3d((1, 1, 1))
