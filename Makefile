@@ -88,9 +88,17 @@ $(BUILD)/fuzz_%: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/libcfp.a
 
 # Malloc-failure mode: the Nth allocation fails, over the loader and a full
 # run (tests/malloc/test_malloc.c replaces malloc, so it is its own binary).
+# Every dnnl_* function cfp calls is wrapped (-Wl,--wrap): see the test.
+DNNL_WRAP := engine_create dilated_convolution_forward_desc_init memory_create memory_desc_equal \
+	memory_desc_get_size memory_desc_init_by_tag memory_destroy memory_get_memory_desc \
+	memory_set_data_handle primitive_create primitive_desc_create primitive_desc_destroy \
+	primitive_desc_query primitive_desc_query_md primitive_destroy primitive_execute \
+	reorder_primitive_desc_create stream_create stream_destroy stream_wait
 $(BUILD)/test_malloc: $(BUILD)/tests/malloc/test_malloc.o $(BUILD)/libcfp.a
-	$(CC) $(SAN) -o $@ $^ $(LDLIBS) -ldl
+	$(CC) $(SAN) -o $@ $^ $(DNNL_WRAP:%=-Wl,--wrap=dnnl_%) $(LDLIBS) -ldl
+# Twice: with oneDNN's convolutions, and with cfp's own (CFP_CONV=gemm).
 test-malloc: $(BUILD)/test_malloc
+	@OPENBLAS_NUM_THREADS=1 CFP_SOURCE_DIR=$(CURDIR) $(BUILD)/test_malloc
 	@CFP_CONV=gemm OPENBLAS_NUM_THREADS=1 CFP_SOURCE_DIR=$(CURDIR) $(BUILD)/test_malloc
 
 # The end-to-end CLI tests (tests/test_cli.c, the bad-input table of
