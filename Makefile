@@ -93,7 +93,7 @@ DNNL_WRAP := engine_create dilated_convolution_forward_desc_init memory_create m
 	memory_desc_get_size memory_desc_init_by_tag memory_destroy memory_get_memory_desc \
 	memory_set_data_handle primitive_create primitive_desc_create primitive_desc_destroy \
 	primitive_desc_query primitive_desc_query_md primitive_destroy primitive_execute \
-	reorder_primitive_desc_create stream_create stream_destroy stream_wait
+	reorder_primitive_desc_create stream_create stream_destroy stream_wait sgemm
 $(BUILD)/test_malloc: $(BUILD)/tests/malloc/test_malloc.o $(BUILD)/libcfp.a
 	$(CC) $(SAN) -o $@ $^ $(DNNL_WRAP:%=-Wl,--wrap=dnnl_%) $(LDLIBS) -ldl
 # Twice: with oneDNN's convolutions, and with cfp's own (CFP_CONV=gemm).

@@ -85,6 +85,8 @@ struct cfp_node {
     int opset;   /* opset version of the node's domain */
     void *state; /* op-private, created by prepare, freed by release */
     bool folded; /* computed at plan time: all inputs constant */
+    bool skip_run;    /* this run, the node before computed it (a Relu fused into a Conv) */
+    bool pooled_done; /* this run, the op computed its outputs' pooled activations */
 };
 
 struct cfp_model {

@@ -250,12 +250,17 @@ static bool all_inputs_const(cfp_model *m, const cfp_node *n) {
 }
 
 static int run_node(cfp_model *m, cfp_node *n) {
+    if (n->skip_run) { /* its output and means came with the node before */
+        n->skip_run = false;
+        return CFP_OK;
+    }
+    n->pooled_done = false;
     int rc = n->op->run(m, n);
     if (rc) {
         if (!m->ctx->err[0]) cfp_node_fail(m, n, rc, "failed");
         return rc;
     }
-    if (m->keep_none && !n->folded) return CFP_OK;
+    if ((m->keep_none && !n->folded) || n->pooled_done) return CFP_OK;
     for (int k = 0; k < n->n_out; k++) {
         cfp_value *v = cfp_out(m, n, k);
         if (v) compute_pooled(m, v);
@@ -435,6 +440,7 @@ int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
         }
     }
     for (int i = 0; i < n_inputs && !m->keep_none; i++) compute_pooled(m, &m->values[m->inputs[i]]);
+    for (int i = 0; i < m->n_nodes; i++) m->nodes[i].skip_run = false;
     /* CFP_PROFILE=1: each node's time on stderr, for finding slow layers */
     static int profile = -1;
     if (profile < 0) profile = getenv("CFP_PROFILE") && atoi(getenv("CFP_PROFILE")) > 0;

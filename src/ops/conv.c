@@ -327,8 +327,7 @@ static void conv_panels(void *arg, int64_t begin, int64_t end, int tid) {
             B = col;
             ldb = np;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->Mpg, (int)np, (int)j->K,
-                    1.0f, wg, (int)j->K, B, (int)ldb, 0.0f, yg, (int)j->OSP);
+        cfp_sgemm1(0, 0, j->Mpg, np, j->K, 1.0f, wg, j->K, B, ldb, 0.0f, yg, j->OSP);
         if (j->b)
             for (int64_t mm = 0; mm < j->Mpg; mm++) {
                 float bv = j->b[g * j->Mpg + mm], *yr = yg + mm * j->OSP;
@@ -527,6 +526,9 @@ typedef struct {
      * reshape: `cfp info` infers shapes without running); NULL: our kernels */
     cfp_dnnl_conv *dn;
     bool dn_tried;
+    /* the Relu fused into dn: the output's only consumer, and the node that
+     * runs next (so nothing can run between and reuse its memory); or NULL */
+    cfp_node *relu;
 } conv_state;
 
 static int conv_prepare(cfp_model *m, cfp_node *n) {
@@ -598,6 +600,7 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
     cfp_dnnl_conv_free(st->dn);
     st->dn = NULL;
     st->dn_tried = false;
+    st->relu = NULL;
     rc = cfp_conv_setup(&st->p, nsp, N, C, M, G, x->dims + 2, w->dims + 2,
                             st->w.ns >= 0 ? st->w.s : NULL, st->w.nd >= 0 ? st->w.d : NULL,
                             st->w.np >= 0 ? st->w.pads : NULL, st->auto_pad);
@@ -634,6 +637,22 @@ static void drop_file_pages(cfp_model *m, const void *data, size_t len) {
     if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
 }
 
+/* The Relu that can be computed on the way out of a oneDNN conv: the only
+ * consumer of its output, float, and the next node to run. */
+static cfp_node *fusable_relu(cfp_model *m, cfp_node *n) {
+    cfp_value *y = cfp_out(m, n, 0);
+    if (!y || y->n_consumers != 1 || y->t.dtype != CFP_F32) return NULL;
+    cfp_node *r = &m->nodes[y->consumers[0]];
+    if (strcmp(r->op_type, "Relu") || (r->domain && r->domain[0] && strcmp(r->domain, "ai.onnx")) ||
+        r->folded || r->n_in != 1 || r->n_out != 1 || cfp_in(m, r, 0) != y)
+        return NULL;
+    cfp_value *o = cfp_out(m, r, 0);
+    if (!o || o->t.dtype != CFP_F32 || o->t.nbytes != y->t.nbytes) return NULL;
+    for (int i = n->index + 1; i < m->n_nodes; i++)
+        if (!m->nodes[i].folded) return &m->nodes[i] == r ? r : NULL;
+    return NULL;
+}
+
 static int conv_run(cfp_model *m, cfp_node *n) {
     conv_state *st = n->state;
     cfp_value *W = cfp_in(m, n, 1), *B = cfp_in(m, n, 2);
@@ -643,11 +662,16 @@ static int conv_run(cfp_model *m, cfp_node *n) {
         if (W->is_const && (!B || B->is_const))
             st->dn = cfp_dnnl_conv_new(&st->p, W->t.data, B ? B->t.data : NULL, m->ctx->threads);
         if (st->dn) drop_file_pages(m, W->t.data, W->t.nbytes);
+        st->relu = st->dn ? fusable_relu(m, n) : NULL;
     }
     if (st->dn) {
-        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data,
-                              cfp_out(m, n, 0)->t.data))
+        cfp_value *y = cfp_out(m, n, 0), *r = st->relu ? cfp_out(m, st->relu, 0) : NULL;
+        int pooled = !m->keep_none && y->pooled && (!r || r->pooled);
+        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data, y->t.data, r ? r->t.data : NULL,
+                              pooled ? y->pooled : NULL, pooled && r ? r->pooled : NULL))
             return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
+        n->pooled_done = pooled;
+        if (r) st->relu->skip_run = true;
         return CFP_OK;
     }
     int rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data,

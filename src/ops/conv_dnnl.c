@@ -23,6 +23,7 @@
  * (for comparisons). */
 #include "conv_kernels.h"
 
+#include <cblas.h>
 #include <dlfcn.h>
 #include <immintrin.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -53,15 +54,18 @@ static void (*g_omp_set_num_threads)(int);
 static int g_enabled;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER; /* the scratch */
-static float *g_scratch[2];
-static size_t g_scratch_len[2];
+static float *g_scratch[3];
+static size_t g_scratch_len[3];
 
 static int g_profile; /* CFP_PROFILE=1 (see engine.c): where a conv's time goes */
 static int g_avx512;
+static int g_dnnl_sgemm = 1; /* CFP_SGEMM=blas: OpenBLAS even with oneDNN on (comparisons) */
 
 static void init_once(void) {
     g_avx512 = __builtin_cpu_supports("avx512f");
     g_profile = getenv("CFP_PROFILE") && atoi(getenv("CFP_PROFILE")) > 0;
+    const char *sg = getenv("CFP_SGEMM");
+    g_dnnl_sgemm = !(sg && strcmp(sg, "blas") == 0);
     const char *e = getenv("CFP_CONV");
     if (e && strcmp(e, "gemm") == 0) return;
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) return;
@@ -74,6 +78,21 @@ static void omp_threads(int n) {
     static __thread int current;
     if (current != n && g_omp_set_num_threads) g_omp_set_num_threads(n);
     current = n;
+}
+
+void cfp_sgemm1(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                int64_t ldc) {
+    pthread_once(&g_once, init_once);
+    if (g_enabled && g_dnnl_sgemm) {
+        omp_threads(1);
+        if (dnnl_sgemm(transA ? 'T' : 'N', transB ? 'T' : 'N', M, N, K, alpha, A, lda, B, ldb, beta, C,
+                       ldc) == dnnl_success)
+            return;
+    }
+    cfp_blas_init();
+    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
 void cfp_dnnl_conv_free(cfp_dnnl_conv *c) {
@@ -283,6 +302,90 @@ static void transpose(cfp_pool *pool, const float *src, float *dst, int64_t C, i
                      transpose_range, &j);
 }
 
+/* The way out, fused: yt (S x C, NDHWC) into y (C x S, NCDHW) and, when
+ * r is given, max(y, 0) into r too (a following Relu, which then need not
+ * run); with acc, each thread's per-channel sums of y (and of r) go to
+ * acc[tid][0][c] (and acc[tid][1][c]), for the pooled activations. Reading
+ * the conv output once instead of three to four times (Relu, the two means). */
+typedef struct {
+    const float *src;
+    float *dst, *relu;
+    int64_t C, S;
+    double *acc; /* [threads][2][C] or NULL */
+} out_job;
+
+__attribute__((target("avx512f"))) static void out_tile_avx512(const out_job *j, int64_t i0,
+                                                               int64_t c0, int tid) {
+    const int64_t S = j->S, C = j->C;
+    const float *src = j->src + i0 * C + c0;
+    __m512 r[16], t[16];
+    for (int pass = 0; pass < (j->relu ? 2 : 1); pass++) {
+        for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * C);
+        if (pass) {
+            __m512 z = _mm512_setzero_ps();
+            for (int i = 0; i < 16; i++) r[i] = _mm512_max_ps(r[i], z);
+        }
+        if (j->acc) {
+            __m512 a = r[0];
+            for (int i = 1; i < 16; i++) a = _mm512_add_ps(a, r[i]);
+            double *acc = j->acc + ((size_t)tid * 2 + (size_t)pass) * (size_t)C + c0;
+            _mm512_storeu_pd(acc, _mm512_add_pd(_mm512_loadu_pd(acc), _mm512_cvtps_pd(_mm512_castps512_ps256(a))));
+            _mm512_storeu_pd(acc + 8, _mm512_add_pd(_mm512_loadu_pd(acc + 8),
+                                                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)))));
+        }
+        for (int i = 0; i < 16; i += 2) {
+            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+        }
+        for (int i = 0; i < 16; i += 4) {
+            r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+            r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+            r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+            r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+        }
+        for (int h = 0; h < 16; h += 8)
+            for (int i = 0; i < 4; i++) {
+                t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
+                t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xdd);
+            }
+        for (int i = 0; i < 8; i++) {
+            r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
+            r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
+        }
+        float *d = (pass ? j->relu : j->dst) + c0 * S + i0;
+        for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * S, r[i]);
+    }
+}
+
+static void out_tile_scalar(const out_job *j, int64_t i0, int64_t c0, int64_t ni, int64_t nc, int tid) {
+    const int64_t S = j->S, C = j->C;
+    double *a0 = j->acc ? j->acc + (size_t)tid * 2 * (size_t)C : NULL, *a1 = a0 ? a0 + C : NULL;
+    for (int64_t c = c0; c < c0 + nc; c++) {
+        float s0 = 0, s1 = 0;
+        for (int64_t i = i0; i < i0 + ni; i++) {
+            float v = j->src[i * C + c], rv = v > 0.0f ? v : 0.0f;
+            j->dst[c * S + i] = v;
+            s0 += v;
+            if (j->relu) j->relu[c * S + i] = rv, s1 += rv;
+        }
+        if (a0) a0[c] += s0, a1[c] += s1;
+    }
+}
+
+static void out_range(void *arg, int64_t b, int64_t e, int tid) {
+    const out_job *j = arg;
+    const int64_t ncb = (j->C + TR_COLS - 1) / TR_COLS;
+    for (int64_t it = b; it < e; it++) {
+        int64_t i0 = it / ncb * 16, ni = j->S - i0 < 16 ? j->S - i0 : 16;
+        int64_t cb = it % ncb * TR_COLS, ce = cb + TR_COLS < j->C ? cb + TR_COLS : j->C;
+        for (int64_t c0 = cb; c0 < ce; c0 += 16) {
+            int64_t nc = ce - c0 < 16 ? ce - c0 : 16;
+            if (g_avx512 && ni == 16 && nc == 16) out_tile_avx512(j, i0, c0, tid);
+            else out_tile_scalar(j, i0, c0, ni, nc, tid);
+        }
+    }
+}
+
 typedef struct {
     cfp_dnnl_conv *c;
     float *xt, *yt;
@@ -313,12 +416,15 @@ static int grow(int i, size_t bytes) {
     return g_scratch[i] ? 0 : -1;
 }
 
-int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y) {
+int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y, float *y_relu,
+                      float *pooled_y, float *pooled_r) {
     const cfp_conv_params *p = &c->p;
     int64_t IS = p->in[0] * p->in[1] * p->in[2], OS = p->out[0] * p->out[1] * p->out[2];
-    int rc = CFP_OK;
+    int threads = cfp_pool_threads(pool), rc = CFP_OK;
     pthread_mutex_lock(&g_mu);
-    if (grow(0, (size_t)(IS * p->C) * sizeof(float)) || grow(1, (size_t)(OS * p->M) * sizeof(float))) {
+    size_t acc_len = (size_t)threads * 2 * (size_t)p->M * sizeof(double);
+    if (grow(0, (size_t)(IS * p->C) * sizeof(float)) || grow(1, (size_t)(OS * p->M) * sizeof(float)) ||
+        (pooled_y && grow(2, acc_len))) {
         rc = CFP_E_NOMEM;
         goto out;
     }
@@ -331,12 +437,23 @@ int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y
         cfp_parallel_for(c->n_parts > 1 ? pool : NULL, c->n_parts, 1, parts_range, &j);
         clock_gettime(CLOCK_MONOTONIC, &t2);
         if (j.fail) rc = CFP_E_NOMEM;
-        transpose(pool, j.yt, y + n * p->M * OS, p->M, OS, 0);
+        /* the means are of batch item 0 */
+        double *acc = n == 0 && pooled_y ? (double *)(void *)g_scratch[2] : NULL;
+        if (acc) memset(acc, 0, acc_len);
+        out_job o = {j.yt, y + n * p->M * OS, y_relu ? y_relu + n * p->M * OS : NULL, p->M, OS, acc};
+        cfp_parallel_for(pool, (OS + 15) / 16 * ((p->M + TR_COLS - 1) / TR_COLS), 1, out_range, &o);
+        if (acc)
+            for (int64_t ch = 0; ch < p->M; ch++) {
+                double s0 = 0, s1 = 0;
+                for (int t = 0; t < threads; t++) s0 += acc[(t * 2) * p->M + ch], s1 += acc[(t * 2 + 1) * p->M + ch];
+                pooled_y[ch] = OS ? (float)(s0 / (double)OS) : 0.0f;
+                if (pooled_r) pooled_r[ch] = OS ? (float)(s1 / (double)OS) : 0.0f;
+            }
         clock_gettime(CLOCK_MONOTONIC, &t3);
 #define MS(a, b) ((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6)
         if (g_profile)
-            fprintf(stderr, "profile oneDNN: transpose in %.3f ms, conv %.3f ms, transpose out %.3f ms\n",
-                    MS(t0, t1), MS(t1, t2), MS(t2, t3));
+            fprintf(stderr, "profile oneDNN: transpose in %.3f ms, conv %.3f ms, transpose out%s %.3f ms\n",
+                    MS(t0, t1), MS(t1, t2), y_relu ? " + Relu" : "", MS(t2, t3));
 #undef MS
     }
 out:

@@ -117,6 +117,13 @@ void cfp_conv_tune(size_t panel_bytes, int pool_panels);
 /* OpenBLAS runs single-threaded: all parallelism is ours (see conv.c). */
 void cfp_blas_init(void);
 
+/* C[M,N] = alpha * op(A) * op(B) + beta * C on the calling thread
+ * (row-major): oneDNN's JIT sgemm when oneDNN is on (1.1-1.7x OpenBLAS's on
+ * the pointwise-conv shapes of s3d, docs/benchmarks.md), else OpenBLAS. */
+void cfp_sgemm1(int transA, int transB, int64_t M, int64_t N, int64_t K, float alpha,
+                const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C,
+                int64_t ldc);
+
 /* C[M,N] (+)= alpha * op(A) * op(B) split across the pool (row-major). */
 void cfp_sgemm_par(cfp_pool *pool, int transA, int transB, int64_t M, int64_t N, int64_t K,
                    float alpha, const float *A, int64_t lda, const float *B, int64_t ldb,
@@ -125,11 +132,15 @@ void cfp_sgemm_par(cfp_pool *pool, int transA, int transB, int64_t M, int64_t N,
 /* oneDNN (conv_dnnl.c): a convolution primitive for p with the weights
  * (and bias, kept by reference) reordered once; NULL when oneDNN is off
  * (CFP_CONV=gemm) or has no fast kernel for p. threads: the pool's. Run
- * takes x and writes y in plain NCDHW; returns CFP_OK or CFP_E_NOMEM. */
+ * takes x and writes y in plain NCDHW; returns CFP_OK or CFP_E_NOMEM.
+ * y_relu (or NULL): also max(y, 0) there, the output of a Relu fused in.
+ * pooled_y, pooled_r (or NULL): the per-channel means of batch item 0 of y
+ * and y_relu, computed on the way out (cfp_value_pooled). */
 typedef struct cfp_dnnl_conv cfp_dnnl_conv;
 cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const float *b,
                                  int threads);
-int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y);
+int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y, float *y_relu,
+                      float *pooled_y, float *pooled_r);
 void cfp_dnnl_conv_free(cfp_dnnl_conv *c);
 
 #endif

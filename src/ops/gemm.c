@@ -25,10 +25,8 @@ static void sgemm_call(const sgemm_job *j, int64_t m0, int64_t m1, int64_t n0, i
     if (m1 <= m0 || n1 <= n0) return;
     const float *A = j->A + (j->transA ? m0 : m0 * j->lda);
     const float *B = j->B + (j->transB ? n0 * j->ldb : n0);
-    cblas_sgemm(CblasRowMajor, j->transA ? CblasTrans : CblasNoTrans,
-                j->transB ? CblasTrans : CblasNoTrans, (int)(m1 - m0), (int)(n1 - n0), (int)j->K,
-                j->alpha, A, (int)j->lda, B, (int)j->ldb, j->beta, j->C + m0 * j->ldc + n0,
-                (int)j->ldc);
+    cfp_sgemm1(j->transA, j->transB, m1 - m0, n1 - n0, j->K, j->alpha, A, j->lda, B, j->ldb, j->beta,
+               j->C + m0 * j->ldc + n0, j->ldc);
 }
 
 static void sgemm_range(void *arg, int64_t begin, int64_t end, int tid) {

@@ -252,6 +252,10 @@ WRAP(dnnl_status_t, dnnl_reorder_primitive_desc_create,
 WRAP(dnnl_status_t, dnnl_stream_create, (dnnl_stream_t * s, dnnl_engine_t e, unsigned f), (s, e, f))
 WRAP(dnnl_status_t, dnnl_stream_destroy, (dnnl_stream_t s), (s))
 WRAP(dnnl_status_t, dnnl_stream_wait, (dnnl_stream_t s), (s))
+WRAP(dnnl_status_t, dnnl_sgemm,
+     (char ta, char tb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K, float alpha, const float *A, dnnl_dim_t lda,
+      const float *B, dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc),
+     (ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc))
 
 /* ---- scenarios ------------------------------------------------------------ */
 
