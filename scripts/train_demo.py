@@ -78,14 +78,14 @@ class DemoR3D(nn.Module):
     Feature maps (TxHxW) for a 16x64x64 input: stem 16x16x16, layer1 16x16x16,
     layer2 8x8x8, layer3 4x8x8, layer4 2x8x8."""
 
-    def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64)):
+    def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64),
+                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1))):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
         # layers 3 and 4 stride in time only, so the last feature map keeps 8x8
         # spatial cells (8 px of the 64x64 input, 14 px of the 112x112 clip) and
         # the class-level saliency can point at an object, not a quadrant
-        strides = [1, (2, 2, 2), (2, 1, 1), (2, 1, 1)]
         layers, cin = [], widths[0]
         for w, s in zip(widths, strides):
             layers.append(BasicBlock(cin, w, s))
@@ -257,6 +257,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--widths", type=int, nargs=4, default=[16, 32, 48, 64], help="channels of the 4 stages")
+    ap.add_argument("--strides", nargs=4, default=["1x1x1", "2x2x2", "2x1x1", "2x1x1"],
+                    help="TxHxW stride of the 4 stages")
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
@@ -299,7 +302,7 @@ def main():
         else:
             pools.append(np.arange(a.train))
 
-    model = DemoR3D()
+    model = DemoR3D(widths=tuple(a.widths), strides=tuple(tuple(int(v) for v in s.split("x")) for s in a.strides))
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = sum(len(p) // a.batch for p in pools)
