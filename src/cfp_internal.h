@@ -64,6 +64,14 @@ struct cfp_value {
     /* per-channel mean of batch 0 over all axes > 1 (see cfp_value_pooled) */
     float *pooled;
     int64_t n_pooled;
+    /* A conv weight that oneDNN holds reordered (cfp_weight_release): the
+     * mean over the kernel taps of each (output, input) slot, what the
+     * pyramid needs of it, or NULL; and whether t.data's pages (a copy in
+     * the model's arena) were given back, to be copied again from the file
+     * by cfp_value_restore before anything reads them. */
+    double *tap_means;
+    int64_t n_tap_means;
+    bool dropped;
 };
 
 typedef struct cfp_op cfp_op;
@@ -106,6 +114,8 @@ struct cfp_model {
      * region, reserved at the file's size, backed by huge pages */
     uint8_t *arena;
     size_t arena_len, arena_used;
+    struct cfp_arena_src { size_t at, n, file_off; } *arena_src; /* where each copy came from */
+    int n_arena_src, cap_arena_src;
     int fd; /* the model file while loading, else -1 */
     int64_t ir_version;
     int64_t opset; /* default ("" / "ai.onnx") domain */
@@ -169,6 +179,14 @@ int cfp_op_count(void);
 const cfp_op *cfp_op_at(int i);
 
 /* ---- errors (util.c) -------------------------------------------------- */
+/* out[i] = mean of w[i * taps .. i * taps + taps) in double (pooled weights) */
+void cfp_tap_means(const float *w, int64_t rows, int64_t taps, double *out);
+/* A conv weight that oneDNN has reordered: keep its tap means, give its
+ * pages back (only an initializer with this one consumer; see cfp_value). */
+void cfp_weight_release(cfp_model *m, cfp_value *w, int64_t taps);
+/* Copy a released weight back from the model file (no-op if not released). */
+int cfp_value_restore(cfp_model *m, cfp_value *v);
+
 int cfp_seterr(cfp_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "node 'NAME' (OP): ..." */

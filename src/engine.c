@@ -464,7 +464,68 @@ int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
 
 /* ---- value accessors ------------------------------------------------------ */
 const char *cfp_value_name(const cfp_value *v) { return v->name; }
-const cfp_tensor *cfp_value_tensor(const cfp_value *v) { return &v->t; }
+const cfp_tensor *cfp_value_tensor(const cfp_value *v) {
+    if (v->dropped && v->model) cfp_value_restore(v->model, (cfp_value *)v);
+    return &v->t;
+}
+
+/* ---- conv weights held by oneDNN --------------------------------------------- */
+
+void cfp_tap_means(const float *w, int64_t rows, int64_t taps, double *out) {
+    for (int64_t i = 0; i < rows; i++) {
+        double s = 0;
+        for (int64_t t = 0; t < taps; t++) s += w[i * taps + t];
+        out[i] = taps ? s / (double)taps : 0;
+    }
+}
+
+static void drop_pages(const void *data, size_t len) {
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t s = ((uintptr_t)data + pg - 1) & ~(pg - 1), e = ((uintptr_t)data + len) & ~(pg - 1);
+    if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
+}
+
+static struct cfp_arena_src *arena_src_of(cfp_model *m, const void *data) {
+    if (!m->arena || (const uint8_t *)data < m->arena || (const uint8_t *)data >= m->arena + m->arena_len)
+        return NULL;
+    size_t at = (size_t)((const uint8_t *)data - m->arena);
+    int lo = 0, hi = m->n_arena_src - 1; /* in increasing order of at */
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (m->arena_src[mid].at == at) return &m->arena_src[mid];
+        if (m->arena_src[mid].at < at) lo = mid + 1;
+        else hi = mid - 1;
+    }
+    return NULL;
+}
+
+void cfp_weight_release(cfp_model *m, cfp_value *w, int64_t taps) {
+    if (!w->is_init || w->n_consumers != 1 || w->t.dtype != CFP_F32 || !w->t.data || taps < 1 || w->dropped)
+        return;
+    const uint8_t *d = w->t.data, *map = m->map;
+    bool in_file = m->map_is_file && d >= map && d + w->t.nbytes <= map + m->map_len;
+    struct cfp_arena_src *src = in_file ? NULL : arena_src_of(m, d);
+    if (!in_file && !src) return;
+    int64_t rows = cfp_tensor_numel(&w->t) / taps;
+    if (!w->tap_means) {
+        w->tap_means = malloc((size_t)(rows ? rows : 1) * sizeof(double));
+        if (!w->tap_means) return; /* then the pages stay: nothing is lost */
+        cfp_tap_means(w->t.data, rows, taps, w->tap_means);
+        w->n_tap_means = rows;
+    }
+    drop_pages(w->t.data, w->t.nbytes); /* a file's pages come back from it when read */
+    if (src) w->dropped = true;
+}
+
+int cfp_value_restore(cfp_model *m, cfp_value *v) {
+    if (!v->dropped) return CFP_OK;
+    struct cfp_arena_src *src = arena_src_of(m, v->t.data);
+    if (!src || !m->map) return cfp_seterr(m->ctx, CFP_E_INVALID, "weight '%s': its data is gone", v->name);
+    memcpy(v->t.data, (const uint8_t *)m->map + src->file_off, src->n);
+    drop_pages((const uint8_t *)m->map + src->file_off, src->n);
+    v->dropped = false;
+    return CFP_OK;
+}
 int cfp_value_is_const(const cfp_value *v) { return v->is_const; }
 const float *cfp_value_pooled(const cfp_value *v, int64_t *n) {
     if (n) *n = v->pooled ? v->n_pooled : 0;

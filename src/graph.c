@@ -212,6 +212,7 @@ void cfp_model_free(cfp_model *m) {
         cfp_tensor_release(&v->t);
         free(v->consumers);
         free(v->pooled);
+        free(v->tap_means);
         for (int d = 0; d < CFP_MAX_DIMS; d++) free(v->decl_params[d]);
     }
     free(m->values);
@@ -222,6 +223,7 @@ void cfp_model_free(cfp_model *m) {
     free(m->ext_maps), free(m->ext_lens);
     if (m->map) munmap(m->map, m->map_len);
     if (m->arena) munmap(m->arena, m->arena_len);
+    free(m->arena_src);
     for (int i = 0; i < m->n_meta; i++) free(m->meta_keys[i]), free(m->meta_values[i]);
     free(m->meta_keys), free(m->meta_values);
     free(m->path), free(m->dir), free(m->producer), free(m->graph_name);

@@ -133,6 +133,18 @@ static void *arena_copy(cfp_model *m, const void *src, size_t n) {
     }
     size_t at = (m->arena_used + 63) & ~(size_t)63;
     if (at > m->arena_len || n > m->arena_len - at) return NULL;
+    const uint8_t *s0 = src;
+    if (m->map_is_file && s0 >= (const uint8_t *)m->map && s0 + n <= (const uint8_t *)m->map + m->map_len) {
+        /* remembered, so that cfp_weight_release may give the copy's pages back */
+        if (m->n_arena_src == m->cap_arena_src) {
+            int cap = m->cap_arena_src ? 2 * m->cap_arena_src : 64;
+            void *q = realloc(m->arena_src, (size_t)cap * sizeof *m->arena_src);
+            if (!q) return NULL;
+            m->arena_src = q;
+            m->cap_arena_src = cap;
+        }
+        m->arena_src[m->n_arena_src++] = (struct cfp_arena_src){at, n, (size_t)(s0 - (const uint8_t *)m->map)};
+    }
     m->arena_used = at + n;
     /* read from the file rather than the map, so the mapped pages are not
      * touched and the weight is not resident twice */

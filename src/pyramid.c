@@ -57,19 +57,21 @@ static bool is_layer_op(const cfp_node *n) {
 /* Pooled weights and the BatchNorm factor of one layer (docs/method.md). */
 static int layer_prepare(cfp_model *m, const cfp_node *n, layer_info *L) {
     if (L->checked) return CFP_OK;
-    const cfp_tensor *w = &cfp_in(m, n, 1)->t;
-    const float *wd = w->data;
+    cfp_value *wv = cfp_in(m, n, 1);
+    const cfp_tensor *w = &wv->t;
     L->wbar = malloc((size_t)(L->c_out * L->cpg) * sizeof *L->wbar);
     if (!L->wbar) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
-    if (L->kind == LAYER_CONV) {
+    if (L->kind == LAYER_CONV && wv->tap_means && wv->n_tap_means == L->c_out * L->cpg) {
+        /* oneDNN holds the weights: their means were kept when it took them */
+        memcpy(L->wbar, wv->tap_means, (size_t)(L->c_out * L->cpg) * sizeof *L->wbar);
+    } else if (L->kind == LAYER_CONV) {
+        int rc = cfp_value_restore(m, wv);
+        if (rc) return rc;
         int64_t taps = 1;
         for (int d = 2; d < w->ndim; d++) taps *= w->dims[d];
-        for (int64_t i = 0; i < L->c_out * L->cpg; i++) {
-            double s = 0;
-            for (int64_t t = 0; t < taps; t++) s += wd[i * taps + t];
-            L->wbar[i] = taps ? s / (double)taps : 0;
-        }
+        cfp_tap_means(w->data, L->c_out * L->cpg, taps, L->wbar);
     } else {
+        const float *wd = w->data;
         bool trans = L->kind == LAYER_GEMM && cfp_attr_i(n, "transB", 0) != 0;
         for (int64_t o = 0; o < L->c_out; o++)
             for (int64_t k = 0; k < L->cpg; k++)

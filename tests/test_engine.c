@@ -4,6 +4,7 @@
 #include "../src/cfp_internal.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +111,100 @@ TEST(engine_keeps_activations_and_pooled_means) {
     CHECK(memcmp(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first) == 0);
     cfp_tensor_free(&in);
     cfp_model_free(m);
+    cfp_ctx_free(ctx);
+}
+
+/* oneDNN's convolutions in a model with BatchNorm folded (Conv -> Relu):
+ * the Relu computed on the way out of the conv and the means of both; the
+ * weights oneDNN took given back (their tap means kept) and read back from
+ * the file whenever something asks for them: the public accessor, or a new
+ * input shape that makes the primitives again. */
+TEST(engine_onednn_fused_relu_and_released_weights) {
+    cfp_ctx *ctx;
+    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
+    cfp_model *m = load_fixture(ctx, "r3d_18_folded"), *ref = load_fixture(ctx, "r3d_18_folded");
+    CHECK(m != NULL && ref != NULL);
+    if (!m || !ref) return;
+    cfp_tensor in = random_input(5, (int64_t[]){1, 3, 10, 28, 28}, 5);
+    CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+    float first[10];
+    memcpy(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first);
+    int relus = 0, released = 0, dropped = 0;
+    for (int i = 0; i < m->n_nodes; i++) {
+        cfp_node *n = &m->nodes[i];
+        if (!strcmp(n->op_type, "Relu")) {
+            cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0);
+            int64_t nc, sp = cfp_tensor_numel(&y->t) / (y->t.dims[0] * y->t.dims[1]);
+            const float *p = cfp_value_pooled(y, &nc), *xd = x->t.data, *yd = y->t.data;
+            CHECK(p != NULL && nc == y->t.dims[1]);
+            for (int64_t k = 0; k < cfp_tensor_numel(&y->t); k++)
+                if (yd[k] != (xd[k] > 0 ? xd[k] : 0.0f)) {
+                    cfp_test_fail_here(__FILE__, __LINE__, "%s: element %lld is not max(x, 0)", n->name, (long long)k);
+                    break;
+                }
+            for (int64_t c = 0; p && c < nc; c++) {
+                double sum = 0;
+                for (int64_t k = 0; k < sp; k++) sum += yd[c * sp + k];
+                CHECK_NEAR(p[c], sum / (double)sp, 1e-5 * (1 + fabs(sum / (double)sp)));
+            }
+            relus++;
+        }
+        if (strcmp(n->op_type, "Conv")) continue;
+        cfp_value *w = cfp_in(m, n, 1), *w0 = cfp_in(ref, &ref->nodes[i], 1);
+        if (!w->tap_means) continue;
+        released++;
+        dropped += w->dropped;
+        int64_t taps = cfp_tensor_numel(&w->t) / (w->t.dims[0] * w->t.dims[1]);
+        double *tm = malloc((size_t)w->n_tap_means * sizeof(double));
+        cfp_tap_means(w0->t.data, w->n_tap_means, taps, tm);
+        CHECK(w->n_tap_means == w->t.dims[0] * w->t.dims[1]);
+        CHECK(memcmp(tm, w->tap_means, (size_t)w->n_tap_means * sizeof(double)) == 0);
+        free(tm);
+    }
+    CHECK(relus >= 10);
+    const char *e = getenv("CFP_CONV");
+    if (!e || strcmp(e, "gemm")) CHECK(released >= 10); /* oneDNN took most of the convs */
+    if (getenv("CFP_TEST_VERBOSE")) printf("%d Relu, %d weights released (%d copies dropped)\n", relus, released, dropped);
+    /* a new plan (the fixture's input shape is fixed; a released plan is
+     * made again, shapes and all): the primitives are made again from the
+     * weights; then, not keeping values, once more */
+    cfp_model_release_plan(m);
+    if (cfp_model_run(m, 1, &in)) cfp_test_fail_here(__FILE__, __LINE__, "%s", cfp_errmsg(ctx));
+    CHECK(memcmp(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first) == 0);
+    cfp_model_set_keep(m, 0);
+    if (cfp_model_run(m, 1, &in)) cfp_test_fail_here(__FILE__, __LINE__, "%s", cfp_errmsg(ctx));
+    CHECK(memcmp(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first) == 0);
+    cfp_model_set_keep(m, 1);
+    CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+    CHECK(memcmp(first, cfp_value_tensor(cfp_model_output(m, 0))->data, sizeof first) == 0);
+    /* and every weight reads as in the file */
+    for (int i = 0; i < m->n_nodes; i++) {
+        if (strcmp(m->nodes[i].op_type, "Conv")) continue;
+        const cfp_tensor *a = cfp_value_tensor(cfp_in(m, &m->nodes[i], 1)), *b = cfp_value_tensor(cfp_in(ref, &ref->nodes[i], 1));
+        CHECK(a->nbytes == b->nbytes && memcmp(a->data, b->data, a->nbytes) == 0);
+    }
+    cfp_tensor_free(&in);
+    cfp_model_free(m);
+    cfp_model_free(ref);
+    /* a model with dynamic shapes: a new clip length makes the primitives
+     * again, from weights read back from the file */
+    m = load_fixture(ctx, "dynamic_shapes"), ref = load_fixture(ctx, "dynamic_shapes");
+    CHECK(m != NULL && ref != NULL);
+    if (!m || !ref) return;
+    cfp_tensor a = random_input(5, (int64_t[]){1, 3, 6, 16, 16}, 7), b = random_input(5, (int64_t[]){1, 3, 4, 16, 16}, 8);
+    CHECK_EQ(cfp_model_run(ref, 1, &a), 0);
+    CHECK_EQ(cfp_model_run(m, 1, &a), 0);
+    int dropped_dyn = 0;
+    for (int i = 0; i < m->n_values; i++) dropped_dyn += m->values[i].dropped;
+    CHECK_EQ(cfp_model_run(m, 1, &b), 0);
+    CHECK_EQ(cfp_model_run(m, 1, &a), 0);
+    const cfp_tensor *ya = cfp_value_tensor(cfp_model_output(m, 0)), *yr = cfp_value_tensor(cfp_model_output(ref, 0));
+    CHECK(ya->nbytes == yr->nbytes && memcmp(ya->data, yr->data, ya->nbytes) == 0);
+    if (!e || strcmp(e, "gemm")) CHECK(dropped_dyn >= 1); /* the path above was taken */
+    cfp_tensor_free(&a);
+    cfp_tensor_free(&b);
+    cfp_model_free(m);
+    cfp_model_free(ref);
     cfp_ctx_free(ctx);
 }
 

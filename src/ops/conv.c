@@ -626,17 +626,6 @@ static int conv_reshape(cfp_model *m, cfp_node *n) {
     return CFP_OK;
 }
 
-/* The weights now live reordered in the oneDNN primitive: the model file's
- * pages that held them leave our resident memory (the pyramid, which reads
- * them later, faults them back in from the page cache). */
-static void drop_file_pages(cfp_model *m, const void *data, size_t len) {
-    const uint8_t *b = data, *map = m->map;
-    if (!m->map_is_file || b < map || b + len > map + m->map_len) return;
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t s = ((uintptr_t)b + pg - 1) & ~(pg - 1), e = ((uintptr_t)b + len) & ~(pg - 1);
-    if (e > s) madvise((void *)s, e - s, MADV_DONTNEED);
-}
-
 /* The Relu that can be computed on the way out of a oneDNN conv: the only
  * consumer of its output, float, and the next node to run. */
 static cfp_node *fusable_relu(cfp_model *m, cfp_node *n) {
@@ -658,10 +647,15 @@ static int conv_run(cfp_model *m, cfp_node *n) {
     cfp_value *W = cfp_in(m, n, 1), *B = cfp_in(m, n, 2);
     if (!st->dn_tried) {
         st->dn_tried = true;
+        int rc = cfp_value_restore(m, W); /* after a new shape, from the file again */
+        if (rc) return rc;
         /* constant weights only: they are reordered once */
         if (W->is_const && (!B || B->is_const))
             st->dn = cfp_dnnl_conv_new(&st->p, W->t.data, B ? B->t.data : NULL, m->ctx->threads);
-        if (st->dn) drop_file_pages(m, W->t.data, W->t.nbytes);
+        /* The weights now live reordered in the oneDNN primitive: their pages
+         * (the file's, or a copy's) leave our resident memory; the pyramid
+         * reads the tap means kept instead. */
+        if (st->dn) cfp_weight_release(m, W, st->p.k[0] * st->p.k[1] * st->p.k[2]);
         st->relu = st->dn ? fusable_relu(m, n) : NULL;
     }
     if (st->dn) {
