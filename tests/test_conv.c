@@ -189,6 +189,12 @@ static void dnnl_suite(int threads, uint64_t seed, int cases) {
 }
 TEST(conv_dnnl_vs_ref_random_1thread) { dnnl_suite(1, 4242, 200); }
 TEST(conv_dnnl_vs_ref_random_2threads) { dnnl_suite(2, 31337, 200); }
+/* tiny slabs: every output plane a oneDNN primitive of its own */
+TEST(conv_dnnl_vs_ref_random_slabs) {
+    cfp_dnnl_tune(256);
+    dnnl_suite(2, 2718, 150);
+    cfp_dnnl_tune(0);
+}
 
 /* Shapes of the kind real video nets have: larger channels, many panels,
  * the pointwise path, stride-2 1x1x1 downsampling, channel-last-free 3-D. */
@@ -222,6 +228,10 @@ TEST(conv_fast_vs_ref_video_shapes) {
         use_dnnl = 1;
         compare_one(pool, &p, (int)(i % 2), "video"); /* twice: with and without the fused Relu */
         compare_one(pool, &p, (int)(i % 2), "video");
+        cfp_dnnl_tune(1024); /* as many slabs as output planes (up to 16) */
+        compare_one(pool, &p, (int)(i % 2), "video slabs");
+        compare_one(pool, &p, (int)(i % 2), "video slabs");
+        cfp_dnnl_tune(0);
         use_dnnl = 0;
         cfp_conv_tune(8192, 1); /* many panels */
         compare_one(pool, &p, 1, "video small panels");

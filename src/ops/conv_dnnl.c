@@ -34,6 +34,10 @@
 #include <time.h>
 
 #define MAX_PARTS 16
+#define SLAB_BYTES ((double)(4 << 20)) /* NDHWC output per slab, at most (about) */
+static double g_slab_bytes = SLAB_BYTES;
+
+void cfp_dnnl_tune(size_t slab_bytes) { g_slab_bytes = slab_bytes ? (double)slab_bytes : SLAB_BYTES; }
 
 typedef struct {
     dnnl_primitive_t conv;
@@ -95,8 +99,7 @@ void cfp_sgemm1(int transA, int transB, int64_t M, int64_t N, int64_t K, float a
                 (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
-void cfp_dnnl_conv_free(cfp_dnnl_conv *c) {
-    if (!c) return;
+static void cfp_dnnl_conv_free_parts(cfp_dnnl_conv *c) {
     for (int i = 0; i < MAX_PARTS; i++) {
         part *q = &c->parts[i];
         dnnl_primitive_destroy(q->conv);
@@ -106,7 +109,13 @@ void cfp_dnnl_conv_free(cfp_dnnl_conv *c) {
         dnnl_memory_destroy(q->y);
         dnnl_stream_destroy(q->stream);
         free(q->w_data);
+        memset(q, 0, sizeof *q);
     }
+}
+
+void cfp_dnnl_conv_free(cfp_dnnl_conv *c) {
+    if (!c) return;
+    cfp_dnnl_conv_free_parts(c);
     free(c);
 }
 
@@ -220,16 +229,34 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
     int64_t OD = p->out[0];
     int n = threads > MAX_PARTS ? MAX_PARTS : threads;
     if (OD < n) n = 1;
-    c->n_parts = n;
-    c->omp_threads = n == 1 ? threads : 1;
-    for (int i = 0; i < n; i++) {
-        int64_t od0 = OD * i / n, od1 = OD * (i + 1) / n;
-        if (make_part(c, &c->parts[i], od0, od1, w, b, threads)) {
-            cfp_dnnl_conv_free(c);
-            return NULL;
-        }
+    /* more slabs than threads when the output is large: each thread turns
+     * its slab back to NCDHW right after convolving it, so the NDHWC buffer
+     * is a slab per thread, not the whole output (peak memory), and is
+     * still in cache */
+    if (n > 1) {
+        double bytes = (double)p->M * (double)(p->out[0] * p->out[1] * p->out[2]) * sizeof(float);
+        int want = (int)(bytes / g_slab_bytes) + 1;
+        want = (want + n - 1) / n * n;
+        if (want > MAX_PARTS) want = MAX_PARTS;
+        if (want > OD) want = (int)OD;
+        if (want > n) n = want;
     }
-    return c;
+    for (int tries = 0; tries < 2; tries++) {
+        c->n_parts = n;
+        c->omp_threads = n == 1 ? threads : 1;
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++) {
+            int64_t od0 = OD * i / n, od1 = OD * (i + 1) / n;
+            if (make_part(c, &c->parts[i], od0, od1, w, b, threads)) ok = 0;
+        }
+        if (ok) return c;
+        cfp_dnnl_conv_free_parts(c);
+        int t = threads > MAX_PARTS ? MAX_PARTS : threads; /* a thin slab read only padding: as before */
+        if (n == (OD < t ? 1 : t)) break;
+        n = OD < t ? 1 : t;
+    }
+    cfp_dnnl_conv_free(c);
+    return NULL;
 }
 
 /* ---- layout ------------------------------------------------------------------ */
@@ -308,15 +335,15 @@ static void transpose(cfp_pool *pool, const float *src, float *dst, int64_t C, i
  * acc[tid][0][c] (and acc[tid][1][c]), for the pooled activations. Reading
  * the conv output once instead of three to four times (Relu, the two means). */
 typedef struct {
-    const float *src;
-    float *dst, *relu;
-    int64_t C, S;
+    const float *src; /* S x C */
+    float *dst, *relu; /* C x S, channel c at c * ld */
+    int64_t C, S, ld;
     double *acc; /* [threads][2][C] or NULL */
 } out_job;
 
 __attribute__((target("avx512f"))) static void out_tile_avx512(const out_job *j, int64_t i0,
                                                                int64_t c0, int tid) {
-    const int64_t S = j->S, C = j->C;
+    const int64_t S = j->ld, C = j->C;
     const float *src = j->src + i0 * C + c0;
     __m512 r[16], t[16];
     for (int pass = 0; pass < (j->relu ? 2 : 1); pass++) {
@@ -358,7 +385,7 @@ __attribute__((target("avx512f"))) static void out_tile_avx512(const out_job *j,
 }
 
 static void out_tile_scalar(const out_job *j, int64_t i0, int64_t c0, int64_t ni, int64_t nc, int tid) {
-    const int64_t S = j->S, C = j->C;
+    const int64_t S = j->ld, C = j->C;
     double *a0 = j->acc ? j->acc + (size_t)tid * 2 * (size_t)C : NULL, *a1 = a0 ? a0 + C : NULL;
     for (int64_t c = c0; c < c0 + nc; c++) {
         float s0 = 0, s1 = 0;
@@ -388,23 +415,40 @@ static void out_range(void *arg, int64_t b, int64_t e, int tid) {
 
 typedef struct {
     cfp_dnnl_conv *c;
-    float *xt, *yt;
+    float *xt, *yt; /* yt: the whole output, or (slabs) one slab per thread of slab floats */
+    int64_t slab;
+    const out_job *out; /* slabs: the way out, for the whole output */
     int fail;
 } run_job;
+
+static int64_t out_tiles(const out_job *o) { return (o->S + 15) / 16 * ((o->C + TR_COLS - 1) / TR_COLS); }
 
 static void parts_range(void *arg, int64_t b, int64_t e, int tid) {
     run_job *j = arg;
     cfp_dnnl_conv *c = j->c;
     const cfp_conv_params *p = &c->p;
+    const int64_t plane = p->out[1] * p->out[2];
     for (int64_t i = b; i < e; i++) {
         part *q = &c->parts[i];
+        int64_t od1 = i + 1 < c->n_parts ? c->parts[i + 1].od0 : p->out[0];
+        float *yt = j->slab ? j->yt + (size_t)tid * (size_t)j->slab : j->yt + q->od0 * plane * p->M;
         dnnl_memory_set_data_handle(q->x, j->xt + q->id0 * p->in[1] * p->in[2] * p->C);
-        dnnl_memory_set_data_handle(q->y, j->yt + q->od0 * p->out[1] * p->out[2] * p->M);
+        dnnl_memory_set_data_handle(q->y, yt);
         dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, q->x}, {DNNL_ARG_WEIGHTS, q->w}, {DNNL_ARG_DST, q->y},
                                 {DNNL_ARG_BIAS, q->b}};
         omp_threads(c->omp_threads);
-        if (dnnl_primitive_execute(q->conv, q->stream, q->b ? 4 : 3, a) || dnnl_stream_wait(q->stream))
+        if (dnnl_primitive_execute(q->conv, q->stream, q->b ? 4 : 3, a) || dnnl_stream_wait(q->stream)) {
             j->fail = 1;
+            continue;
+        }
+        if (j->slab) { /* this slab's planes, back to NCDHW by this thread */
+            out_job o = *j->out;
+            o.src = yt;
+            o.dst += q->od0 * plane;
+            if (o.relu) o.relu += q->od0 * plane;
+            o.S = (od1 - q->od0) * plane;
+            out_range(&o, 0, out_tiles(&o), tid);
+        }
     }
 }
 
@@ -421,27 +465,37 @@ int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y
     const cfp_conv_params *p = &c->p;
     int64_t IS = p->in[0] * p->in[1] * p->in[2], OS = p->out[0] * p->out[1] * p->out[2];
     int threads = cfp_pool_threads(pool), rc = CFP_OK;
+    /* slabs when there are more parts than threads: each thread's own NDHWC
+     * buffer for the largest slab */
+    int64_t slab = 0;
+    if (c->n_parts > threads)
+        for (int i = 0; i < c->n_parts; i++) {
+            int64_t od1 = i + 1 < c->n_parts ? c->parts[i + 1].od0 : p->out[0];
+            int64_t f = (od1 - c->parts[i].od0) * p->out[1] * p->out[2] * p->M;
+            if (f > slab) slab = f;
+        }
     pthread_mutex_lock(&g_mu);
     size_t acc_len = (size_t)threads * 2 * (size_t)p->M * sizeof(double);
-    if (grow(0, (size_t)(IS * p->C) * sizeof(float)) || grow(1, (size_t)(OS * p->M) * sizeof(float)) ||
+    size_t y_len = slab ? (size_t)slab * (size_t)threads : (size_t)(OS * p->M);
+    if (grow(0, (size_t)(IS * p->C) * sizeof(float)) || grow(1, y_len * sizeof(float)) ||
         (pooled_y && grow(2, acc_len))) {
         rc = CFP_E_NOMEM;
         goto out;
     }
     for (int64_t n = 0; n < p->N && !rc; n++) {
-        run_job j = {c, g_scratch[0], g_scratch[1], 0};
         struct timespec t0, t1, t2, t3;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        transpose(pool, x + n * p->C * IS, j.xt, p->C, IS, 1);
+        transpose(pool, x + n * p->C * IS, g_scratch[0], p->C, IS, 1);
         clock_gettime(CLOCK_MONOTONIC, &t1);
-        cfp_parallel_for(c->n_parts > 1 ? pool : NULL, c->n_parts, 1, parts_range, &j);
-        clock_gettime(CLOCK_MONOTONIC, &t2);
-        if (j.fail) rc = CFP_E_NOMEM;
         /* the means are of batch item 0 */
         double *acc = n == 0 && pooled_y ? (double *)(void *)g_scratch[2] : NULL;
         if (acc) memset(acc, 0, acc_len);
-        out_job o = {j.yt, y + n * p->M * OS, y_relu ? y_relu + n * p->M * OS : NULL, p->M, OS, acc};
-        cfp_parallel_for(pool, (OS + 15) / 16 * ((p->M + TR_COLS - 1) / TR_COLS), 1, out_range, &o);
+        out_job o = {g_scratch[1], y + n * p->M * OS, y_relu ? y_relu + n * p->M * OS : NULL, p->M, OS, OS, acc};
+        run_job j = {c, g_scratch[0], g_scratch[1], slab, &o, 0};
+        cfp_parallel_for(c->n_parts > 1 ? pool : NULL, c->n_parts, 1, parts_range, &j);
+        clock_gettime(CLOCK_MONOTONIC, &t2);
+        if (j.fail) rc = CFP_E_NOMEM;
+        if (!slab) cfp_parallel_for(pool, out_tiles(&o), 1, out_range, &o);
         if (acc)
             for (int64_t ch = 0; ch < p->M; ch++) {
                 double s0 = 0, s1 = 0;
@@ -452,8 +506,9 @@ int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y
         clock_gettime(CLOCK_MONOTONIC, &t3);
 #define MS(a, b) ((b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) * 1e-6)
         if (g_profile)
-            fprintf(stderr, "profile oneDNN: transpose in %.3f ms, conv %.3f ms, transpose out%s %.3f ms\n",
-                    MS(t0, t1), MS(t1, t2), y_relu ? " + Relu" : "", MS(t2, t3));
+            fprintf(stderr, "profile oneDNN: transpose in %.3f ms, conv%s %.3f ms, transpose out%s %.3f ms\n",
+                    MS(t0, t1), slab ? " + transpose out, in slabs" : "", MS(t1, t2), y_relu ? " + Relu" : "",
+                    MS(t2, t3));
 #undef MS
     }
 out:

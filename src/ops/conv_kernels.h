@@ -142,5 +142,9 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
 int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y, float *y_relu,
                       float *pooled_y, float *pooled_r);
 void cfp_dnnl_conv_free(cfp_dnnl_conv *c);
+/* Tests: the NDHWC bytes of output per slab (0: the default, 4 MB); a large
+ * output is cut into more slabs than threads, each thread converting its
+ * slab back right after convolving it. */
+void cfp_dnnl_tune(size_t slab_bytes);
 
 #endif
