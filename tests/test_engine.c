@@ -114,6 +114,54 @@ TEST(engine_keeps_activations_and_pooled_means) {
     cfp_ctx_free(ctx);
 }
 
+/* Every kept feature map's per-channel means, whichever way they were
+ * computed (after the node, on the way out of a oneDNN conv, in one pass
+ * with a Relu, copied from a Concat's inputs), against a plain sum. */
+TEST(engine_pooled_means_every_path) {
+    const char *fixtures[] = {"s3d_folded", "i3d_bn", "r3d_18_folded", "x3d_m_folded"};
+    cfp_ctx *ctx;
+    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
+    for (size_t f = 0; f < sizeof fixtures / sizeof *fixtures; f++) {
+        cfp_model *m = load_fixture(ctx, fixtures[f]);
+        CHECK(m != NULL);
+        if (!m) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/fixtures/%s/test_data_set_0/input_0.pb", cfp_test_root(), fixtures[f]);
+        cfp_tensor in;
+        char *name = NULL;
+        CHECK_EQ(cfp_tensor_read_pb(ctx, path, &in, &name), 0);
+        free(name);
+        CHECK_EQ(cfp_model_run(m, 1, &in), 0);
+        int checked = 0, bad = 0;
+        for (int i = 0; i < m->n_values; i++) {
+            cfp_value *v = &m->values[i];
+            if (v->is_const || v->t.dtype != CFP_F32 || v->t.ndim < 3 || !v->t.data) continue;
+            int64_t nc;
+            const float *p = cfp_value_pooled(v, &nc);
+            if (!p || nc != v->t.dims[1]) {
+                cfp_test_fail_here(__FILE__, __LINE__, "%s: value %s has no means", fixtures[f], v->name);
+                continue;
+            }
+            int64_t sp = cfp_tensor_numel(&v->t) / (v->t.dims[0] * nc);
+            for (int64_t c = 0; c < nc; c++) {
+                double sum = 0, mag = 0;
+                for (int64_t k = 0; k < sp; k++) {
+                    double x = ((float *)v->t.data)[c * sp + k];
+                    sum += x, mag += fabs(x);
+                }
+                if (fabs(p[c] - sum / (double)sp) > 1e-5 * (1e-3 + mag / (double)sp) && bad++ < 3)
+                    cfp_test_fail_here(__FILE__, __LINE__, "%s: %s channel %lld: mean %.9g, sum says %.9g", fixtures[f],
+                                       v->name, (long long)c, p[c], sum / (double)sp);
+            }
+            checked++;
+        }
+        CHECK(checked >= 20);
+        cfp_tensor_free(&in);
+        cfp_model_free(m);
+    }
+    cfp_ctx_free(ctx);
+}
+
 /* oneDNN's convolutions in a model with BatchNorm folded (Conv -> Relu):
  * the Relu computed on the way out of the conv and the means of both; the
  * weights oneDNN took given back (their tap means kept) and read back from

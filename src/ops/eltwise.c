@@ -603,6 +603,44 @@ static void un_range(void *arg, int64_t begin, int64_t end, int tid) {
     kun_f32(j, j->x + begin, j->y + begin, end - begin);
 }
 
+/* Relu of a kept feature map: each channel of batch item 0 written and
+ * summed in one pass, the output's means (cfp_value_pooled) with it. */
+typedef struct {
+    const float *x;
+    float *y, *pooled;
+    int64_t S;
+} relu_mean_job;
+
+CLONES static double relu_sum(const float *restrict x, float *restrict y, int64_t n) {
+    double total = 0;
+    for (int64_t b = 0; b < n; b += 4096) {
+        int64_t e = b + 4096 < n ? b + 4096 : n, i = b;
+        float acc[16] = {0};
+        for (; i + 16 <= e; i += 16)
+            for (int k = 0; k < 16; k++) {
+                float v = x[i + k] > 0.0f ? x[i + k] : 0.0f;
+                y[i + k] = v;
+                acc[k] += v;
+            }
+        float s = 0;
+        for (int k = 0; k < 16; k++) s += acc[k];
+        for (; i < e; i++) {
+            float v = x[i] > 0.0f ? x[i] : 0.0f;
+            y[i] = v;
+            s += v;
+        }
+        total += s;
+    }
+    return total;
+}
+
+static void relu_mean_range(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const relu_mean_job *j = arg;
+    for (int64_t c = b; c < e; c++)
+        j->pooled[c] = (float)(relu_sum(j->x + c * j->S, j->y + c * j->S, j->S) / (double)j->S);
+}
+
 static int unary_reshape(cfp_model *m, cfp_node *n) {
     bool ints = false;
     int op = unary_code(n->op_type, &ints);
@@ -684,6 +722,17 @@ static int unary_run(cfp_model *m, cfp_node *n) {
             }
             cfp_tensor_set_i64(y, i, r);
         }
+        return CFP_OK;
+    }
+    cfp_value *yv = cfp_out(m, n, 0);
+    if (op == U_RELU && !m->keep_none && yv->pooled && yv->n_pooled == y->dims[1] && y->ndim >= 2 && total > 0) {
+        int64_t C = y->dims[1], S = total / (y->dims[0] * C);
+        relu_mean_job r = {x->data, y->data, yv->pooled, S};
+        cfp_parallel_for(m->ctx->pool, C, S >= 16384 ? 1 : 16384 / S + 1, relu_mean_range, &r);
+        if (total > C * S) /* batch items after the first */
+            cfp_parallel_for(m->ctx->pool, total - C * S, GRAIN, un_range,
+                             &(unjob){op, 0, 0, 0, (const float *)x->data + C * S, (float *)y->data + C * S});
+        n->pooled_done = true;
         return CFP_OK;
     }
     cfp_parallel_for(m->ctx->pool, total, GRAIN, un_range, &j);

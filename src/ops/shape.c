@@ -514,6 +514,24 @@ static int concat_run(cfp_model *m, cfp_node *n) {
                        row);
         off += row;
     }
+    /* along channels, the output's means are its inputs' (no pass over it) */
+    cfp_value *yv = cfp_out(m, n, 0);
+    if (axis == 1 && !m->keep_none && yv->pooled && yv->n_pooled == y->dims[1]) {
+        int64_t at = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            const cfp_value *x = cfp_in(m, n, i);
+            if (!x->pooled || x->n_pooled != x->t.dims[1]) return CFP_OK; /* the engine computes them */
+            at += x->n_pooled;
+        }
+        if (at != yv->n_pooled) return CFP_OK;
+        at = 0;
+        for (int i = 0; i < n->n_in; i++) {
+            const cfp_value *x = cfp_in(m, n, i);
+            memcpy(yv->pooled + at, x->pooled, (size_t)x->n_pooled * sizeof(float));
+            at += x->n_pooled;
+        }
+        n->pooled_done = true;
+    }
     return CFP_OK;
 }
 
