@@ -61,13 +61,19 @@ void cfp_video_close(cfp_video *v);
  * uniform: T frames at the centres of T equal segments of the whole video
  * (frame floor((2i+1)*n/(2T)) of n), start and stride ignored. A video that
  * ends before the clip is full repeats its last frame (cfp_clip_n_repeated
- * says how often); a window that starts after the last frame is an error. */
+ * says how often); a window that starts after the last frame is an error.
+ * keyframe: the window starts at the last keyframe at or before the start
+ * instead (a file, not uniform), so that only the window is decoded: a
+ * window in the middle of a long group of pictures otherwise costs decoding
+ * every reference frame from its keyframe on. cfp_clip_frame_index tells
+ * where it started. */
 typedef struct {
     double start;        /* seconds from the first frame */
     int64_t start_frame; /* >= 0: start at this frame number instead (the CLI's --start #N) */
     int frames;          /* T >= 1 */
     int stride;          /* >= 1 */
     int uniform;
+    int keyframe;        /* start at the keyframe at or before the start (the CLI's --keyframe) */
 } cfp_sampling;
 
 void cfp_sampling_init(cfp_sampling *s); /* start 0, start_frame -1, 16 frames, stride 1 */

@@ -230,6 +230,10 @@ void cfp_tensor_set_i64(cfp_tensor *t, int64_t i, int64_t v);
 void cfp_tensor_set_f64(cfp_tensor *t, int64_t i, double v);
 
 void *cfp_aligned_alloc(size_t bytes); /* 64-byte aligned, zeroed; free() */
+/* Zeroed, on huge pages when >= 1 MB (2 MB-aligned mmap); cfp_big_free with
+ * the same size */
+void *cfp_big_alloc(size_t bytes);
+void cfp_big_free(void *p, size_t bytes);
 char *cfp_strdup(const char *s);
 
 /* ---- threads (pool.c) ------------------------------------------------- */

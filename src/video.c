@@ -811,10 +811,35 @@ static int seek_pays(cfp_video *v, double now, double t) {
     return t - now > 10;
 }
 
-static int sample_file(cfp_video *v, const double *targets, int T, cfp_clip *c) {
+/* The time of the last keyframe at or before t, from the first keyframe
+ * packet after a backward seek to t (its pts: with B-frames, the index's
+ * timestamps are decoding times); t itself when there is none. */
+static double keyframe_at(cfp_video *v, double t) {
+    double kt = t;
+    AVPacket *pkt = av_packet_alloc();
+    if (!pkt || seek_to(v, t) < 0) {
+        av_packet_free(&pkt);
+        return t;
+    }
+    for (int n = 0; n < 4096 && av_read_frame(v->fmt, pkt) >= 0; n++) {
+        int mine = pkt->stream_index == v->st->index, key = (pkt->flags & AV_PKT_FLAG_KEY) != 0;
+        int64_t ts = pkt->pts != AV_NOPTS_VALUE ? pkt->pts : pkt->dts;
+        av_packet_unref(pkt);
+        if (!mine || !key || ts == AV_NOPTS_VALUE) continue;
+        double k = (double)(ts - v->start_pts) * v->tb;
+        if (k <= t + 1e-9 && k >= 0) kt = k;
+        break;
+    }
+    av_packet_free(&pkt);
+    return kt;
+}
+
+static int sample_file(cfp_video *v, const double *targets, int T, cfp_clip *c, int at_keyframe) {
     sampler s = {.v = v, .c = c, .targets = targets, .T = T, .half = 0.5 / v->info.fps, .held_uniq = -1};
     cfp_ctx *ctx = v->ctx;
-    const double margin = 3.0 / v->info.fps; /* B-frames can show before their keyframe's dts */
+    /* B-frames can show before their keyframe's dts; a window that starts on
+     * a keyframe (--keyframe) is sought exactly */
+    const double margin = at_keyframe ? 0 : 3.0 / v->info.fps;
     double back = 0; /* how far before the target to seek: grows when a seek lands late */
     int rc = 0, ret, draining = 0, after_seek = 0, restarted = 0, n_bad = 0, bad_at_seek = 0, n_skips = 0;
     double last_t = -1e300;
@@ -983,6 +1008,7 @@ int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out) {
     if (!(s->start >= 0 && s->start < 1e9)) return cfp_seterr(ctx, CFP_E_ARG, "start %g s is not a valid time", s->start);
     const int T = s->frames;
     const double fps = v->info.fps;
+    int at_keyframe = 0;
     double *targets = malloc((size_t)T * sizeof *targets);
     cfp_clip *c = clip_new(T);
     if (!targets || !c) {
@@ -995,9 +1021,14 @@ int cfp_video_sample(cfp_video *v, const cfp_sampling *s, cfp_clip **out) {
         for (int i = 0; i < T; i++) targets[i] = (double)((2 * (int64_t)i + 1) * n / (2 * (int64_t)T)) / fps;
     } else {
         double t0 = s->start_frame >= 0 ? s->start_frame / fps : s->start;
+        if (s->keyframe && !v->files && t0 > 0) {
+            double k = keyframe_at(v, t0);
+            at_keyframe = k < t0 || k == t0;
+            t0 = k;
+        }
         for (int i = 0; i < T; i++) targets[i] = t0 + (double)i * s->stride / fps;
     }
-    int rc = v->files ? sample_frames(v, targets, T, c) : sample_file(v, targets, T, c);
+    int rc = v->files ? sample_frames(v, targets, T, c) : sample_file(v, targets, T, c, at_keyframe);
     free(targets);
     if (!rc) {
         /* full-resolution RGB is made when asked for (cfp_clip_frame): the

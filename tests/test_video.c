@@ -257,6 +257,44 @@ TEST(video_sampling_seek_and_repeat) {
     cfp_ctx_free(ctx);
 }
 
+/* --keyframe: the window moves back to the keyframe at or before the start
+ * (keyframes at 0, 10, 20 of 30 frames at 25 fps, B-frames in between), and
+ * its frames are those a plain window from there gives. */
+TEST(video_sampling_keyframe) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/h264_g10.mp4", d);
+    cfp_ctx *ctx;
+    cfp_video *v;
+    cfp_clip *c, *ref;
+    cfp_ctx_new(&ctx, 1);
+    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    static const struct { double start; int want; } cases[] = {{0.6, 10}, {0.4, 10}, {0.36, 0}, {0.84, 20}, {0.0, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cfp_sampling s;
+        cfp_sampling_init(&s);
+        s.start = cases[i].start, s.frames = 6, s.keyframe = 1;
+        CHECK_EQ(cfp_video_sample(v, &s, &c), 0);
+        cfp_sampling_init(&s);
+        s.start_frame = cases[i].want, s.frames = 6;
+        CHECK_EQ(cfp_video_sample(v, &s, &ref), 0);
+        if (!c || !ref) continue;
+        CHECK_EQ(cfp_clip_frame_index(c, 0), cases[i].want);
+        for (int k = 0; k < 6; k++) {
+            int w, h, w2, h2;
+            const uint8_t *a = cfp_clip_frame(c, k, &w, &h), *b = cfp_clip_frame(ref, k, &w2, &h2);
+            CHECK(a && b && w == w2 && h == h2 && memcmp(a, b, (size_t)w * h * 3) == 0);
+            CHECK_EQ(cfp_clip_frame_index(c, k), cases[i].want + k);
+        }
+        cfp_clip_free(c);
+        cfp_clip_free(ref);
+    }
+    cfp_video_close(v);
+    cfp_ctx_free(ctx);
+}
+
 /* A video held in memory decodes to the same frames as the file, for every
  * container the suite makes (seeking included: a window mid-clip). */
 TEST(video_open_from_memory) {

@@ -217,6 +217,8 @@ const cli_command cli_cmd_predict = {
     "  --frames T        clip length (default: the model's input T, else the preset's, else 16)\n"
     "  --stride S        take every S-th frame (default: the preset's, else 1)\n"
     "  --uniform         T frames spread evenly over the whole video\n"
+    "  --keyframe        start at the last keyframe at or before --start: only the window is\n"
+    "                    decoded (fast in the middle of a long video)\n"
     "preprocessing (default: the model's sidecar MODEL.onnx.json or metadata, else kinetics-r3d)\n"
     "  --preset NAME     kinetics-r3d, kinetics-s3d, i3d, hara-resnet, hara-resnet-2017, mfnet,\n"
     "                    x3d (= x3d-m), x3d-xs, x3d-s, x3d-m, slowfast\n"

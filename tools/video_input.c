@@ -87,6 +87,8 @@ int cli_video_flag(const char *command, cli_video_opts *o, const char *a, const 
             if (cli_parse_int(cmd, a, val, 1, 100000, &f->stride)) return 2;
         } else if (strcmp(a, "--uniform") == 0) {
             o->samp.uniform = 1;
+        } else if (strcmp(a, "--keyframe") == 0) {
+            o->samp.keyframe = 1;
         } else if (strcmp(a, "--resize") == 0) {
             NEED_VAL();
             if (parse_hxw(a, val, &f->resize_h, &f->resize_w)) return 2;
@@ -130,6 +132,7 @@ int cli_video_flag(const char *command, cli_video_opts *o, const char *a, const 
 int cli_video_check(const char *command, const cli_video_opts *o) {
     if (o->samp.uniform && (o->have_start || o->flags.stride))
         return cli_usage(command, "--uniform takes no --start or --stride");
+    if (o->samp.uniform && o->samp.keyframe) return cli_usage(command, "--uniform takes no --keyframe");
     return 0;
 }
 
@@ -167,6 +170,9 @@ int cli_video_prepare(cfp_ctx *ctx, cfp_model *m, const char *model_path, const 
     }
     vi->preprocess_ms = cli_now_ms() - t0;
     const int T = cfp_clip_n_frames(vi->clip);
+    if (opt->samp.keyframe)
+        fprintf(stderr, "cfp: note: --keyframe: the clip starts at the keyframe at %.3f s (frame %lld)\n",
+                cfp_clip_frame_time(vi->clip, 0), (long long)cfp_clip_frame_index(vi->clip, 0));
     if (cfp_clip_n_repeated(vi->clip))
         fprintf(stderr, "cfp: note: %s ends before the clip does: its last frame (%.3f s) is repeated %d time%s\n", video,
                 cfp_clip_frame_time(vi->clip, T - 1), cfp_clip_n_repeated(vi->clip), cfp_clip_n_repeated(vi->clip) == 1 ? "" : "s");

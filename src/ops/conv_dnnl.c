@@ -45,6 +45,7 @@ typedef struct {
     dnnl_stream_t stream;
     int64_t od0, id0; /* first output plane, first input plane read */
     float *w_data;    /* blocked weights, ours; NULL: shares part 0's */
+    size_t w_len;     /* bytes of w_data (cfp_big_alloc) */
 } part;
 
 struct cfp_dnnl_conv {
@@ -108,7 +109,7 @@ static void cfp_dnnl_conv_free_parts(cfp_dnnl_conv *c) {
         dnnl_memory_destroy(q->b);
         dnnl_memory_destroy(q->y);
         dnnl_stream_destroy(q->stream);
-        free(q->w_data);
+        cfp_big_free(q->w_data, q->w_len);
         memset(q, 0, sizeof *q);
     }
 }
@@ -183,7 +184,8 @@ static int make_part(cfp_dnnl_conv *c, part *q, int64_t od0, int64_t od1, const 
             wdata = q0->w_data;
     }
     if (!wdata) {
-        q->w_data = cfp_aligned_alloc(dnnl_memory_desc_get_size(wb) + 64);
+        q->w_len = dnnl_memory_desc_get_size(wb) + 64;
+        q->w_data = cfp_big_alloc(q->w_len);
         if (!q->w_data) goto out;
         wdata = q->w_data;
         dnnl_memory_t wuser = NULL, wblk = NULL;
@@ -241,6 +243,8 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
         if (want > OD) want = (int)OD;
         if (want > n) n = want;
     }
+    struct timespec tc0, tc1;
+    clock_gettime(CLOCK_MONOTONIC, &tc0);
     for (int tries = 0; tries < 2; tries++) {
         c->n_parts = n;
         c->omp_threads = n == 1 ? threads : 1;
@@ -249,7 +253,13 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
             int64_t od0 = OD * i / n, od1 = OD * (i + 1) / n;
             if (make_part(c, &c->parts[i], od0, od1, w, b, threads)) ok = 0;
         }
-        if (ok) return c;
+        if (ok) {
+            clock_gettime(CLOCK_MONOTONIC, &tc1);
+            if (g_profile)
+                fprintf(stderr, "profile oneDNN: %d part%s made in %.3f ms\n", n, n == 1 ? "" : "s",
+                        (tc1.tv_sec - tc0.tv_sec) * 1e3 + (tc1.tv_nsec - tc0.tv_nsec) * 1e-6);
+            return c;
+        }
         cfp_dnnl_conv_free_parts(c);
         int t = threads > MAX_PARTS ? MAX_PARTS : threads; /* a thin slab read only padding: as before */
         if (n == (OD < t ? 1 : t)) break;
@@ -454,8 +464,8 @@ static void parts_range(void *arg, int64_t b, int64_t e, int tid) {
 
 static int grow(int i, size_t bytes) {
     if (g_scratch_len[i] >= bytes) return 0;
-    free(g_scratch[i]);
-    g_scratch[i] = cfp_aligned_alloc_uninit(bytes);
+    cfp_big_free(g_scratch[i], g_scratch_len[i]);
+    g_scratch[i] = cfp_big_alloc(bytes);
     g_scratch_len[i] = g_scratch[i] ? bytes : 0;
     return g_scratch[i] ? 0 : -1;
 }

@@ -15,6 +15,8 @@ ff -f lavfi -i "$(src 90x66 1.2)" -c:v libvpx-vp9 -deadline realtime -cpu-used 8
 ff -f lavfi -i "$(src 98x72 1.2)" -vf $odd -c:v mjpeg -q:v 3 -pix_fmt yuvj420p mjpeg.avi
 ff -f lavfi -i "$(src 98x72 1.2)" -vf $odd -c:v ffv1 ffv1.mkv
 ff -f lavfi -i "$(src 80x48 1.2)" -c:v libtheora -q:v 6 theora.ogv
+# a keyframe every 10 frames (0, 10, 20), B-frames as libx264 makes them
+ff -f lavfi -i "$(src 96x72 1.2)" -c:v libx264 -g 10 -keyint_min 10 -sc_threshold 0 -pix_fmt yuv420p h264_g10.mp4
 # full-range H.264 (decodes to yuvj420p) and rotation metadata (a phone held upright)
 ff -f lavfi -i "$(src 96x64 1.2)" -c:v libx264 -pix_fmt yuvj420p h264j.mp4
 ff -i h264.mp4 -c copy -metadata:s:v:0 rotate=90 rot90.mp4
