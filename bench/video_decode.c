@@ -4,6 +4,7 @@
 #include "cfp_video.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -20,7 +21,7 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 5) {
-        fprintf(stderr, "usage: %s VIDEO START T PRESET [REPEAT]\n", argv[0]);
+        fprintf(stderr, "usage: %s VIDEO START T PRESET [REPEAT [keyframe]]\n", argv[0]);
         return 2;
     }
     int reps = argc > 5 ? atoi(argv[5]) : 7;
@@ -36,6 +37,7 @@ int main(int argc, char **argv) {
         cfp_sampling_init(&s);
         s.start = atof(argv[2]);
         s.frames = atoi(argv[3]);
+        s.keyframe = argc > 6 && strcmp(argv[6], "keyframe") == 0;
         double t0 = now_ms();
         if (cfp_video_open(ctx, argv[1], &v) || cfp_video_sample(v, &s, &c)) {
             fprintf(stderr, "%s\n", cfp_errmsg(ctx));

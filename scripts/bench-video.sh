@@ -3,7 +3,9 @@
 # clip (testsrc2, 30 fps), decoded and preprocessed with kinetics-r3d, for two
 # keyframe spacings: libx264's default (every 250 frames: the window at 30 s is
 # 150 frames after a keyframe) and a camera-like 1 s GOP (-g 30, as phones and
-# most cameras write). The clips are made once into build/bench/.
+# most cameras write); each also with --keyframe (cfp_sampling.keyframe: the
+# window starts at the keyframe at or before 30 s). The clips are made once
+# into build/bench/.
 # usage: scripts/bench-video.sh [START_SECONDS] [REPEATS]
 set -e
 cd "$(dirname "$0")/.."
@@ -17,4 +19,6 @@ for gop in 250 30; do
         -c:v libx264 -g $gop -pix_fmt yuv420p "$clip"
     echo "== $clip (keyframe every $gop frames)"
     build/bench/video_decode "$clip" "${1:-30}" 16 kinetics-r3d "${2:-9}"
+    echo "== $clip, --keyframe (the window moved back to the keyframe before it)"
+    build/bench/video_decode "$clip" "${1:-30}" 16 kinetics-r3d "${2:-9}" keyframe
 done
