@@ -212,6 +212,10 @@ TEST(conv_fast_vs_ref_video_shapes) {
         {1, 12, 12, 1, {3, 8, 8}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}},  /* (2+1)D spatial */
         {1, 12, 12, 1, {6, 8, 8}, {3, 1, 1}, {1, 1, 1}, {1, 0, 0, 1, 0, 0}},  /* (2+1)D temporal */
         {1, 64, 64, 1, {2, 7, 7}, {3, 3, 3}, {1, 1, 1}, {1, 1, 1, 1, 1, 1}},
+        /* temporal kd x 1 x 1: GEMMs on the planes (stride, padding, all-padding planes, batch 2) */
+        {1, 16, 24, 1, {8, 6, 5}, {3, 1, 1}, {1, 1, 1}, {1, 0, 0, 1, 0, 0}},
+        {2, 12, 20, 1, {9, 4, 7}, {7, 1, 1}, {2, 1, 1}, {3, 0, 0, 3, 0, 0}},
+        {1, 5, 7, 1, {2, 3, 3}, {3, 1, 1}, {1, 1, 1}, {3, 0, 0, 3, 0, 0}},
         /* oneDNN's way out in whole 16x16 tiles, and with ragged edges */
         {1, 16, 48, 1, {4, 12, 12}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}},
         {2, 16, 48, 1, {4, 12, 12}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}},
@@ -238,6 +242,14 @@ TEST(conv_fast_vs_ref_video_shapes) {
         cfp_conv_tune(0, 0); /* serial panels, OpenBLAS threads */
         compare_one(pool, &p, 1, "video blas threads");
         cfp_conv_tune(0, 1);
+    }
+    /* temporal with dilation 2 in time */
+    {
+        cfp_conv_params p;
+        int64_t in[3] = {9, 4, 5}, k[3] = {3, 1, 1}, st[3] = {1, 1, 1}, dl[3] = {2, 1, 1}, pads[6] = {2, 0, 0, 1, 0, 0};
+        CHECK_EQ(cfp_conv_setup(&p, 3, 1, 6, 10, 1, in, k, st, dl, pads, CFP_PAD_NOTSET), CFP_OK);
+        CHECK(cfp_conv_is_temporal(&p));
+        compare_one(pool, &p, 1, "video temporal dilated");
     }
     cfp_pool_free(pool);
 }

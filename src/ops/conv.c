@@ -111,6 +111,7 @@ void cfp_conv_ref(const cfp_conv_params *p, const float *x, const float *w, cons
 #define CFP_CONV_PANEL_BYTES ((size_t)2 << 20)
 static size_t g_panel_bytes = 0; /* 0: CFP_CONV_PANEL_BYTES */
 static int g_pool_panels = 1;
+static int g_tconv = 1; /* temporal convs as GEMMs on the planes (CFP_TCONV=0: not) */
 
 void cfp_conv_tune(size_t panel_bytes, int pool_panels) {
     g_panel_bytes = panel_bytes;
@@ -120,7 +121,15 @@ void cfp_conv_tune(size_t panel_bytes, int pool_panels) {
 }
 
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_init_once(void) { openblas_set_num_threads(1); }
+static void blas_init_once(void) {
+    openblas_set_num_threads(1);
+    const char *e = getenv("CFP_TCONV");
+    g_tconv = !(e && strcmp(e, "0") == 0);
+}
+int cfp_conv_temporal_on(const cfp_conv_params *p) {
+    cfp_blas_init();
+    return g_tconv && cfp_conv_is_temporal(p);
+}
 void cfp_blas_init(void) { pthread_once(&blas_once, blas_init_once); }
 
 /* Unfold output positions [p0, p1) of one group: col[K][p1-p0], rows in
@@ -336,6 +345,61 @@ static void conv_panels(void *arg, int64_t begin, int64_t end, int tid) {
     }
 }
 
+/* A temporal conv (kd x 1 x 1, no spatial stride or padding, one group):
+ * for each output plane, kd GEMMs straight on the NCDHW planes, no im2col
+ * and no transposes: Y_t (M x HW) += W_k (M x C) . X_t' (C x HW, rows
+ * T_in*HW apart), t' = t*stride + k*dilation - pad. */
+typedef struct {
+    const cfp_conv_params *p;
+    const float *x, *wk, *b; /* wk: [kd][M][C] */
+    float *y;
+} tconv_job;
+
+static void tconv_range(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const tconv_job *j = arg;
+    const cfp_conv_params *p = j->p;
+    const int64_t IT = p->in[0], OT = p->out[0], HW = p->out[1] * p->out[2], M = p->M, C = p->C;
+    for (int64_t it = begin; it < end; it++) {
+        int64_t n = it / OT, t = it % OT;
+        float *yt = j->y + n * M * OT * HW + t * HW;
+        int first = 1;
+        for (int64_t k = 0; k < p->k[0]; k++) {
+            int64_t ti = t * p->stride[0] + k * p->dil[0] - p->pad_b[0];
+            if (ti < 0 || ti >= IT) continue;
+            cfp_sgemm1(0, 0, M, HW, C, 1.0f, j->wk + k * M * C, C, j->x + n * C * IT * HW + ti * HW, IT * HW,
+                       first ? 0.0f : 1.0f, yt, OT * HW);
+            first = 0;
+        }
+        for (int64_t m = 0; m < M; m++) {
+            float *yr = yt + m * OT * HW, bv = j->b ? j->b[m] : 0.0f;
+            if (first) /* every tap in the padding */
+                for (int64_t q = 0; q < HW; q++) yr[q] = bv;
+            else if (j->b)
+                for (int64_t q = 0; q < HW; q++) yr[q] += bv;
+        }
+    }
+}
+
+int cfp_conv_is_temporal(const cfp_conv_params *p) {
+    return p->group == 1 && p->k[0] >= 2 && p->k[1] == 1 && p->k[2] == 1 && p->stride[1] == 1 &&
+           p->stride[2] == 1 && !(p->pad_b[1] | p->pad_b[2] | p->pad_e[1] | p->pad_e[2]);
+}
+
+static int conv_temporal(cfp_pool *pool, const cfp_conv_params *p, const float *x, const float *w,
+                         const float *b, float *y) {
+    const int64_t kd = p->k[0], M = p->M, C = p->C;
+    float *wk = cfp_aligned_alloc_uninit((size_t)(kd * M * C) * sizeof(float));
+    if (!wk) return CFP_E_NOMEM;
+    for (int64_t m = 0; m < M; m++)
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t k = 0; k < kd; k++) wk[(k * M + m) * C + c] = w[(m * C + c) * kd + k];
+    tconv_job j = {p, x, wk, b, y};
+    cfp_parallel_for(g_pool_panels ? pool : NULL, p->N * p->out[0], 1, tconv_range, &j);
+    free(wk);
+    return CFP_OK;
+}
+
 static void dw_range(void *arg, int64_t begin, int64_t end, int tid) {
     const conv_job *j = arg;
     const cfp_conv_params *p = j->p;
@@ -400,6 +464,8 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
         free(j.scratch);
         return CFP_OK;
     }
+
+    if (cfp_conv_is_temporal(p) && g_tconv) return conv_temporal(pool, p, x, w, b, y);
 
     j.pointwise = p->k[0] == 1 && p->k[1] == 1 && p->k[2] == 1 && p->stride[0] == 1 &&
                   p->stride[1] == 1 && p->stride[2] == 1 && p->pad_b[0] == 0 &&

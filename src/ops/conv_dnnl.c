@@ -225,6 +225,8 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
     /* depth-wise: our direct kernel on NCDHW needs no transposes and wins
      * (x3d_m: 0.55x with oneDNN) */
     if (p->C == p->group) return NULL;
+    /* temporal (kd x 1 x 1): GEMMs on the NCDHW planes, no transposes (cfp_conv_fast) */
+    if (cfp_conv_temporal_on(p)) return NULL;
     cfp_dnnl_conv *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->p = *p;

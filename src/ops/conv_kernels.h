@@ -114,6 +114,12 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
  * BLAS (1, the default) or serially with OpenBLAS's own threads (0). */
 void cfp_conv_tune(size_t panel_bytes, int pool_panels);
 
+/* kd x 1 x 1 convs (no spatial stride or padding, one group) run as GEMMs
+ * on the NCDHW planes in cfp_conv_fast; _on: and that path is enabled
+ * (CFP_TCONV=0 turns it off, for comparisons). */
+int cfp_conv_is_temporal(const cfp_conv_params *p);
+int cfp_conv_temporal_on(const cfp_conv_params *p);
+
 /* OpenBLAS runs single-threaded: all parallelism is ours (see conv.c). */
 void cfp_blas_init(void);
 
