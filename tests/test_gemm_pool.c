@@ -335,10 +335,11 @@ static int64_t ref_len(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, 
     return o;
 }
 
-static void pool_case(int is_max, int nsp, int ceil, int cip, int threads, int auto_pad) {
+static void pool_case(int is_max, int nsp, int ceil, int cip, int threads, int auto_pad, int wide) {
     int64_t N = rin(1, 2), C = rin(1, 3), in[3], k[3], s[3], d[3], pads[6], out[3];
     for (int i = 0; i < nsp; i++) {
         in[i] = rin(1, nsp == 3 ? 7 : 12);
+        if (wide && i == nsp - 1) in[i] = rin(30, 90); /* rows long enough for the vector paths */
         k[i] = rin(1, 3);
         s[i] = rin(1, 3);
         d[i] = is_max && rnd() % 3 == 0 ? 2 : 1;
@@ -423,7 +424,7 @@ TEST(pool_random_vs_loops) {
     rs = 2024;
     for (int iter = 0; iter < 300; iter++)
         pool_case(iter % 2, 1 + (iter / 2) % 3, (iter / 6) % 2, (iter / 12) % 2, 1 + iter % 2,
-                  iter % 7 == 0);
+                  iter % 7 == 0, iter % 3 == 0);
 }
 
 TEST(pool_known_values) {

@@ -9,6 +9,7 @@
 #include "conv_kernels.h"
 #include "simd.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,6 +206,21 @@ CFP_HOT static void max_into(float *restrict dst, const float *restrict src, int
     for (int64_t q = 0; q < n; q++) dst[q] = src[q] > dst[q] ? src[q] : dst[q];
 }
 
+/* dst[q] = max(dst[q], src[2q]) for q < n: the taps of a stride-2 window
+ * along w, 16 at a time from two loads split into even and odd lanes */
+__attribute__((target("avx512f"))) static void max_into_s2_avx512(float *restrict dst, const float *restrict src,
+                                                                   int64_t n) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    int64_t q = 0;
+    for (; q + 16 < n; q += 16) { /* reads src[2q .. 2q + 31]; 2q + 31 < 2(n - 1) */
+        __m512 a = _mm512_loadu_ps(src + 2 * q), b = _mm512_loadu_ps(src + 2 * q + 16);
+        __m512 e = _mm512_permutex2var_ps(a, even, b);
+        _mm512_storeu_ps(dst + q, _mm512_max_ps(e, _mm512_loadu_ps(dst + q)));
+    }
+    for (; q < n; q++) dst[q] = src[2 * q] > dst[q] ? src[2 * q] : dst[q];
+}
+static int g_pool_avx512 = -1;
+
 /* Max is separable: along w for every input row (t1: D x H x OW), then
  * along h (t2: D x OH x OW), then along d: k[0] + k[1] + k[2] steps per
  * output instead of their product (a 3x3x3 window: 9 instead of 27). */
@@ -226,6 +242,8 @@ max_plane_separable(const pool_state *st, const float *restrict x, float *restri
             int64_t off = kw * p->dil[2] - p->pad_b[2], lo = lohi[2 * kw], hi = lohi[2 * kw + 1];
             if (sw == 1) {
                 max_into(tr + lo, xr + lo + off, hi - lo);
+            } else if (sw == 2 && g_pool_avx512 > 0) {
+                if (hi > lo) max_into_s2_avx512(tr + lo, xr + lo * 2 + off, hi - lo);
             } else {
                 for (int64_t q = lo; q < hi; q++) {
                     float v = xr[q * sw + off];
@@ -280,6 +298,7 @@ static void pool_range(void *arg, int64_t begin, int64_t end, int tid) {
 }
 
 static int pool_run(cfp_model *m, cfp_node *n) {
+    if (g_pool_avx512 < 0) g_pool_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
     pool_state *st = n->state;
     const cfp_conv_params *p = &st->p;
     pool_job j = {st, cfp_in(m, n, 0)->t.data, cfp_out(m, n, 0)->t.data,
