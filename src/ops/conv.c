@@ -476,6 +476,14 @@ int cfp_conv_fast(cfp_pool *pool, const cfp_conv_params *p, const float *x, cons
     int64_t P = j.pointwise ? 2048 : (int64_t)(budget / sizeof(float) / (size_t)j.K);
     P = P >= 64 ? P / 16 * 16 : 64;
     if (P > j.OSP) P = j.OSP;
+    if (threads > 1 && P < j.OSP) {
+        /* panels of equal width, as many per thread: 6272 columns in 2048s
+         * left one thread a 128-column panel and the other twice its work */
+        int64_t np = (j.OSP + P - 1) / P, per = p->N * p->group;
+        while ((np * per) % threads) np++;
+        P = ((j.OSP + np - 1) / np + 15) / 16 * 16;
+        if (P > j.OSP) P = j.OSP;
+    }
     int64_t items = p->N * p->group * ((j.OSP + P - 1) / P);
     if (threads <= 1 || items >= 2 * (int64_t)threads) {
         /* many panels: each thread unfolds and multiplies its own */
