@@ -280,11 +280,8 @@ typedef struct {
     int to_last;
 } tr_job;
 
-/* dst[j * ld_dst + i] = src[i * ld_src + j] for a 16 x 16 tile */
-__attribute__((target("avx512f"))) static void tile16_avx512(const float *src, int64_t ls,
-                                                             float *dst, int64_t ld) {
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ls);
+/* r[0..15] (16 rows of 16) into its transpose, in registers (t: scratch) */
+__attribute__((target("avx512f"), always_inline)) static inline void transpose16(__m512 *r, __m512 *t) {
     for (int i = 0; i < 16; i += 2) {
         t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
         t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
@@ -304,6 +301,14 @@ __attribute__((target("avx512f"))) static void tile16_avx512(const float *src, i
         r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
         r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
     }
+}
+
+/* dst[j * ld_dst + i] = src[i * ld_src + j] for a 16 x 16 tile */
+__attribute__((target("avx512f"))) static void tile16_avx512(const float *src, int64_t ls,
+                                                             float *dst, int64_t ld) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * ls);
+    transpose16(r, t);
     for (int i = 0; i < 16; i++) _mm512_storeu_ps(dst + i * ld, r[i]);
 }
 
@@ -372,25 +377,7 @@ __attribute__((target("avx512f"))) static void out_tile_avx512(const out_job *j,
             _mm512_storeu_pd(acc + 8, _mm512_add_pd(_mm512_loadu_pd(acc + 8),
                                                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)))));
         }
-        for (int i = 0; i < 16; i += 2) {
-            t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-            t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-        }
-        for (int i = 0; i < 16; i += 4) {
-            r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-            r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-            r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-            r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-        }
-        for (int h = 0; h < 16; h += 8)
-            for (int i = 0; i < 4; i++) {
-                t[h + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0x88);
-                t[h + 4 + i] = _mm512_shuffle_f32x4(r[h + i], r[h + 4 + i], 0xdd);
-            }
-        for (int i = 0; i < 8; i++) {
-            r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-            r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xdd);
-        }
+        transpose16(r, t);
         float *d = (pass ? j->relu : j->dst) + c0 * S + i0;
         for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * S, r[i]);
     }
