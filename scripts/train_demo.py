@@ -79,7 +79,7 @@ class DemoR3D(nn.Module):
     layer2 8x8x8, layer3 4x8x8, layer4 2x8x8."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64),
-                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1))):
+                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1)), pool="avg"):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
@@ -91,7 +91,9 @@ class DemoR3D(nn.Module):
             layers.append(BasicBlock(cin, w, s))
             cin = w
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        self.avgpool = nn.AdaptiveAvgPool3d(1)
+        # global max pooling makes the class score depend on the strongest cell
+        # (a local feature) rather than on the sum over the whole map
+        self.avgpool = nn.AdaptiveAvgPool3d(1) if pool == "avg" else nn.AdaptiveMaxPool3d(1)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
@@ -260,6 +262,7 @@ def main():
     ap.add_argument("--widths", type=int, nargs=4, default=[16, 32, 48, 64], help="channels of the 4 stages")
     ap.add_argument("--strides", nargs=4, default=["1x1x1", "2x2x2", "2x1x1", "2x1x1"],
                     help="TxHxW stride of the 4 stages")
+    ap.add_argument("--pool", choices=("avg", "max"), default="avg", help="global pooling before the classifier")
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
@@ -302,7 +305,8 @@ def main():
         else:
             pools.append(np.arange(a.train))
 
-    model = DemoR3D(widths=tuple(a.widths), strides=tuple(tuple(int(v) for v in s.split("x")) for s in a.strides))
+    model = DemoR3D(widths=tuple(a.widths), strides=tuple(tuple(int(v) for v in s.split("x")) for s in a.strides),
+                    pool=a.pool)
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = sum(len(p) // a.batch for p in pools)

@@ -5,22 +5,29 @@
  *
  * The rest of the engine, and the kept activations the pyramid reads, stay
  * in plain NCDHW: each run transposes the input to NDHWC, convolves, and
- * transposes the result back into the node's output. The weights are
- * reordered once, at the first run, into memory of our own; the model's
- * weights (views into the file) are not touched, so the pyramid still reads
- * the convolution's own weights.
+ * transposes the result back into the node's output. The way back also
+ * writes the output of a Relu that follows (the conv's only consumer, run
+ * next) and the per-channel means of both, so the output is read once. The
+ * weights are reordered once, at the first run, into memory of our own;
+ * the model's copy is then given back (cfp_weight_release: the pyramid
+ * reads their tap means, anything else gets them back from the file).
  *
- * Threads are ours, not OpenMP's: the output depth is cut into one slab per
- * thread, each a convolution of its own (with the input slab it reads and
- * the padding at its ends) that one pool thread runs with oneDNN on one
- * thread. OpenMP's spinning barriers, once per primitive and reorder, cost
- * more than the convolutions gain on a machine whose cores are shared. With
- * fewer output planes than threads, one primitive runs on OpenMP threads.
+ * Threads are ours, not OpenMP's: the output depth is cut into slabs, each
+ * a convolution of its own (with the input slab it reads and the padding at
+ * its ends) that one pool thread runs with oneDNN on one thread. OpenMP's
+ * spinning barriers, once per primitive and reorder, cost more than the
+ * convolutions gain on a machine whose cores are shared. A large output is
+ * cut into more slabs than threads (about 4 MB each), and each thread turns
+ * its slab back to NCDHW right after convolving it, so the NDHWC buffer is
+ * one slab per thread. With fewer output planes than threads, one primitive
+ * runs on OpenMP threads.
  *
  * oneDNN is only used where it picks one of its fast implementations; its
  * reference and im2col-GEMM ones lose to cfp_conv_fast, which then runs
- * instead (cfp_dnnl_conv_new returns NULL). CFP_CONV=gemm turns oneDNN off
- * (for comparisons). */
+ * instead (cfp_dnnl_conv_new returns NULL), as it does for 1x1x1, depth-wise
+ * and temporal (kd x 1 x 1) convs, which it runs without transposes.
+ * CFP_CONV=gemm turns oneDNN off (for comparisons); CFP_PROFILE=1 prints the
+ * time of each part. */
 #include "conv_kernels.h"
 
 #include <cblas.h>
