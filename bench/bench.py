@@ -147,6 +147,17 @@ def table(res, a, m, load_before, load_after):
         w("| %s | %.0f | %s | %.0f | %s |" % (
             name, r["info"]["file_mb"], " / ".join("%.0f" % med(r["rss"][p]) for p in progs), budget,
             " / ".join("%.0f" % min(r["load"][p]) for p in progs)))
+    # the first pass of a process: what one `cfp explain` (or one ORT / PyTorch
+    # call) waits for; the columns above are warm passes
+    fp = [p for p in progs if all(r.get("first", {}).get(p) for r in res.values())]
+    if fp:
+        w("")
+        w("| model | first forward pass of a process, ms (median of the rounds): %s | cfp / ORT |" %
+          " / ".join(NAMES[p] for p in fp))
+        w("|---|---:|---:|")
+        for name, r in res.items():
+            ratio = med(r["first"]["cfp"]) / med(r["first"]["ort"]) if "cfp" in fp and "ort" in fp else float("nan")
+            w("| %s | %s | %.2f |" % (name, " / ".join("%.0f" % med(r["first"][p]) for p in fp), ratio))
     return "\n".join(out)
 
 
@@ -183,7 +194,8 @@ def main():
     for n in names:
         d = os.path.join(a.models, n)
         res[n] = dict(info=info(a, d), times={p: [] for p in a.programs}, load={p: [] for p in a.programs},
-                      rss={p: [] for p in a.programs}, act={p: [] for p in a.programs})
+                      rss={p: [] for p in a.programs}, act={p: [] for p in a.programs},
+                      first={p: [] for p in a.programs})
     load_before = os.getloadavg()[0]
     for rnd in range(a.rounds):
         for n in names:
@@ -194,6 +206,8 @@ def main():
                 res[n]["times"][p] += r["times_ms"]
                 res[n]["load"][p].append(r["load_ms"])
                 res[n]["rss"][p].append(r["peak_rss_mb"])
+                if "first_ms" in r:
+                    res[n]["first"][p].append(r["first_ms"])
                 if "activations_mb" in r:
                     res[n]["act"][p].append(r["activations_mb"])
                 print("round %d %-12s %-11s %s ms" % (rnd + 1, n, p, " ".join("%.0f" % x for x in r["times_ms"])),
