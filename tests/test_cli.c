@@ -84,6 +84,10 @@ TEST(cli_bench_json) {
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "\"forward_ms_median\"") && strstr(r->out, "\"load_ms\"") &&
           strstr(r->out, "\"peak_rss_mb\"") && strstr(r->out, "\"forward_ms_min\""));
+    /* the first pass is timed too, and is a real time */
+    const char *f = strstr(r->out, "\"first_ms\": ");
+    CHECK(f != NULL);
+    if (f) CHECK(atof(f + 12) > 0);
 }
 
 TEST(cli_bad_input_one_line) {
