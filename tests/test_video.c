@@ -5,6 +5,7 @@
 #include "json.h"
 #include "test.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -695,4 +696,50 @@ TEST(cli_predict_model_settings) {
     r = cfp_test_cli("predict %s %s/h264.mp4 --crop 28x28 --json", model, d);
     CHECK_EQ(r->rc, 0);
     CHECK(strstr(r->out, "\"preset\":\"i3d+\"") != NULL);
+}
+
+/* The bundled demo model on its own sample clips: cfp predict (decoding,
+ * preprocessing from the sidecar, the model) gives the logits PyTorch gave
+ * when scripts/train_demo.py wrote them (models/demo/samples/expected.json,
+ * the clips decoded by the ffmpeg CLI there). */
+TEST(demo_model_matches_pytorch_on_its_samples) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/demo/samples/expected.json", cfp_test_root());
+    size_t len;
+    char *text = cfp_test_slurp_alloc(path, &len);
+    CHECK(text != NULL);
+    if (!text) return;
+    cfp_json_doc *d;
+    char err[256];
+    CHECK_EQ(cfp_json_parse(text, len, &d, err, sizeof err), 0);
+    free(text);
+    const cfp_json *samples = cfp_json_get(cfp_json_root(d), "samples");
+    CHECK(samples && samples->len >= 3);
+    int n = 0;
+    for (const cfp_json *s = samples ? samples->child : NULL; s; s = s->next, n++) {
+        const cfp_json *file = cfp_json_get(s, "file"), *logits = cfp_json_get(s, "logits");
+        if (!file || !logits) {
+            CHECK(file && logits);
+            continue;
+        }
+        cfp_test_cli_out *r = cfp_test_cli("predict models/demo/model.onnx 'models/demo/samples/%s' --json --topk %d",
+                                           file->str, (int)logits->len);
+        CHECK_EQ(r->rc, 0);
+        int seen = 0;
+        for (const char *p = strstr(r->out, "\"index\":"); p; p = strstr(p + 1, "\"index\":")) {
+            int idx = atoi(p + 8);
+            const char *l = strstr(p, "\"logit\":");
+            if (!l || idx < 0 || idx >= (int)logits->len) break;
+            const cfp_json *e = logits->child;
+            for (int k = 0; k < idx; k++) e = e->next;
+            double got = atof(l + 8);
+            if (!(fabs(got - e->num) <= 1e-3 * (1 + fabs(e->num))))
+                cfp_test_fail_here(__FILE__, __LINE__, "%s: logit %d is %.6f, PyTorch gave %.6f", file->str, idx, got,
+                                   e->num);
+            seen++;
+        }
+        CHECK_EQ(seen, (int)logits->len);
+    }
+    CHECK(n >= 3);
+    cfp_json_free(d);
 }
