@@ -445,10 +445,69 @@ static void bcast_copy(const cfp_tensor *in, cfp_tensor *out) {
     });
 }
 
+/* Add of two kept feature maps of one shape (a residual connection): each
+ * channel of batch item 0 written and summed in one pass, the output's
+ * means (cfp_value_pooled) with it. */
+typedef struct {
+    const float *a, *b;
+    float *y, *pooled;
+    int64_t S;
+} add_mean_job;
+
+CLONES static double add_sum(const float *restrict a, const float *restrict b, float *restrict y, int64_t n) {
+    double total = 0;
+    for (int64_t s0 = 0; s0 < n; s0 += 4096) {
+        int64_t e = s0 + 4096 < n ? s0 + 4096 : n, i = s0;
+        float acc[16] = {0};
+        for (; i + 16 <= e; i += 16)
+            for (int k = 0; k < 16; k++) {
+                float v = a[i + k] + b[i + k];
+                y[i + k] = v;
+                acc[k] += v;
+            }
+        float s = 0;
+        for (int k = 0; k < 16; k++) s += acc[k];
+        for (; i < e; i++) {
+            float v = a[i] + b[i];
+            y[i] = v;
+            s += v;
+        }
+        total += s;
+    }
+    return total;
+}
+
+static void add_mean_range(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const add_mean_job *j = arg;
+    for (int64_t c = b; c < e; c++)
+        j->pooled[c] = (float)(add_sum(j->a + c * j->S, j->b + c * j->S, j->y + c * j->S, j->S) / (double)j->S);
+}
+
+static void add_range(void *arg, int64_t b, int64_t e, int tid) {
+    (void)tid;
+    const add_mean_job *j = arg;
+    for (int64_t i = b; i < e; i++) j->y[i] = j->a[i] + j->b[i];
+}
+
 static int binary_run(cfp_model *m, cfp_node *n) {
     int op = node_op_code(n);
     cfp_tensor *out = &cfp_out(m, n, 0)->t;
     const cfp_tensor *a = &cfp_in(m, n, 0)->t;
+    cfp_value *yv = cfp_out(m, n, 0);
+    if (op == B_ADD && !strcmp(n->op_type, "Add") && n->n_in == 2 && !m->keep_none && yv->pooled &&
+        out->dtype == CFP_F32 && out->ndim >= 2 && yv->n_pooled == out->dims[1] && cfp_same_shape(a, out) &&
+        cfp_same_shape(&cfp_in(m, n, 1)->t, out) && cfp_in(m, n, 1)->t.dtype == CFP_F32 && cfp_tensor_numel(out) > 0) {
+        int64_t total = cfp_tensor_numel(out), C = out->dims[1], S = total / (out->dims[0] * C);
+        add_mean_job j = {a->data, cfp_in(m, n, 1)->t.data, out->data, yv->pooled, S};
+        cfp_parallel_for(m->ctx->pool, C, S >= 16384 ? 1 : 16384 / S + 1, add_mean_range, &j);
+        if (total > C * S) {
+            add_mean_job r = {j.a + C * S, j.b + C * S, j.y + C * S, NULL, 0};
+            cfp_parallel_for(m->ctx->pool, total - C * S, GRAIN, add_range, &r);
+        }
+        n->pooled_done = true;
+        return CFP_OK;
+    }
     if (n->n_in == 1) {
         bcast_copy(a, out);
         return CFP_OK;
