@@ -167,10 +167,8 @@ TEST(engine_pooled_means_every_path) {
  * weights oneDNN took given back (their tap means kept) and read back from
  * the file whenever something asks for them: the public accessor, or a new
  * input shape that makes the primitives again. */
-TEST(engine_onednn_fused_relu_and_released_weights) {
-    cfp_ctx *ctx;
-    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
-    cfp_model *m = load_fixture(ctx, "r3d_18_folded"), *ref = load_fixture(ctx, "r3d_18_folded");
+static void fused_and_released(cfp_ctx *ctx, const char *fx) {
+    cfp_model *m = load_fixture(ctx, fx), *ref = load_fixture(ctx, fx);
     CHECK(m != NULL && ref != NULL);
     if (!m || !ref) return;
     cfp_tensor in = random_input(5, (int64_t[]){1, 3, 10, 28, 28}, 5);
@@ -234,6 +232,15 @@ TEST(engine_onednn_fused_relu_and_released_weights) {
     cfp_tensor_free(&in);
     cfp_model_free(m);
     cfp_model_free(ref);
+}
+
+TEST(engine_onednn_fused_relu_and_released_weights) {
+    cfp_ctx *ctx;
+    CHECK_EQ(cfp_ctx_new(&ctx, 2), 0);
+    fused_and_released(ctx, "r3d_18_folded");
+    fused_and_released(ctx, "r2plus1d_18_folded"); /* (2+1)D: oneDNN spatial convs, temporal ones on the GEMM path */
+    cfp_model *m, *ref;
+    const char *e = getenv("CFP_CONV");
     /* a model with dynamic shapes: a new clip length makes the primitives
      * again, from weights read back from the file */
     m = load_fixture(ctx, "dynamic_shapes"), ref = load_fixture(ctx, "dynamic_shapes");
