@@ -178,7 +178,10 @@ const cfp_op *cfp_op_find(const char *name);
 int cfp_op_count(void);
 const cfp_op *cfp_op_at(int i);
 
-/* ---- errors (util.c) -------------------------------------------------- */
+/* ---- means and released weights (engine.c) ----------------------------- */
+/* Sum of x[0..n) in blocks of 4096 (16 float lanes each, the blocks added in
+ * double): how every per-channel mean (cfp_value_pooled) is summed. */
+double cfp_sum_f32(const float *x, int64_t n);
 /* out[i] = mean of w[i * taps .. i * taps + taps) in double (pooled weights) */
 void cfp_tap_means(const float *w, int64_t rows, int64_t taps, double *out);
 /* A conv weight that oneDNN has reordered: keep its tap means, give its
@@ -187,6 +190,7 @@ void cfp_weight_release(cfp_model *m, cfp_value *w, int64_t taps);
 /* Copy a released weight back from the model file (no-op if not released). */
 int cfp_value_restore(cfp_model *m, cfp_value *v);
 
+/* ---- errors (util.c) -------------------------------------------------- */
 int cfp_seterr(cfp_ctx *ctx, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* "node 'NAME' (OP): ..." */

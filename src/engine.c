@@ -55,7 +55,7 @@ static uint64_t max_memory(const cfp_ctx *ctx) {
 /* ---- per-channel means ------------------------------------------------ */
 
 __attribute__((target_clones("avx512f", "avx2", "default")))
-static double sum_f32(const float *x, int64_t n) {
+double cfp_sum_f32(const float *x, int64_t n) {
     double total = 0;
     for (int64_t b = 0; b < n; b += 4096) {
         int64_t e = b + 4096 < n ? b + 4096 : n, i = b;
@@ -79,7 +79,7 @@ typedef struct {
 static void pooled_range(void *arg, int64_t b, int64_t e, int tid) {
     pool_job *j = arg;
     for (int64_t c = b; c < e; c++)
-        j->out[c] = (float)(sum_f32(j->x + c * j->spatial, j->spatial) / (double)j->spatial);
+        j->out[c] = (float)(cfp_sum_f32(j->x + c * j->spatial, j->spatial) / (double)j->spatial);
 }
 
 static bool is_feature(const cfp_value *v) { return v->t.dtype == CFP_F32 && v->t.ndim >= 2; }
@@ -110,7 +110,7 @@ static int alloc_value(cfp_model *m, cfp_value *v, uint8_t *at) {
     v->n_pooled = 0;
     /* an empty value has no means; its dims[1] alone is not bounded by the
      * memory limit (0 x 2^40 holds nothing), so nothing is allocated for it */
-    if (is_feature(v) && v->t.dims[1] > 0 && v->t.nbytes > 0) {
+    if (!m->keep_none && is_feature(v) && v->t.dims[1] > 0 && v->t.nbytes > 0) {
         v->pooled = calloc((size_t)v->t.dims[1], sizeof(float));
         if (!v->pooled) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
         v->n_pooled = v->t.dims[1];
@@ -394,11 +394,6 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
             if ((rc = alloc_value(m, v, m->act_arena ? m->act_arena + offs[v->id] : NULL))) {
                 free(offs);
                 return rc;
-            }
-            if (m->keep_none) {
-                free(v->pooled);
-                v->pooled = NULL;
-                v->n_pooled = 0;
             }
         }
     }

@@ -445,69 +445,63 @@ static void bcast_copy(const cfp_tensor *in, cfp_tensor *out) {
     });
 }
 
-/* Add of two kept feature maps of one shape (a residual connection): each
- * channel of batch item 0 written and summed in one pass, the output's
- * means (cfp_value_pooled) with it. */
+/* Relu or Add on a kept feature map: each row (batch item, channel) is
+ * computed block by block, and for batch item 0 each block is summed while
+ * it is still in cache, so the output's means (cfp_value_pooled) come
+ * without another pass over it. */
 typedef struct {
-    const float *a, *b;
+    const float *a, *b; /* b: Add's second input; NULL: Relu of a */
     float *y, *pooled;
-    int64_t S;
-} add_mean_job;
+    int64_t C, S;
+} fused_mean_job;
 
-CLONES static double add_sum(const float *restrict a, const float *restrict b, float *restrict y, int64_t n) {
-    double total = 0;
-    for (int64_t s0 = 0; s0 < n; s0 += 4096) {
-        int64_t e = s0 + 4096 < n ? s0 + 4096 : n, i = s0;
-        float acc[16] = {0};
-        for (; i + 16 <= e; i += 16)
-            for (int k = 0; k < 16; k++) {
-                float v = a[i + k] + b[i + k];
-                y[i + k] = v;
-                acc[k] += v;
-            }
-        float s = 0;
-        for (int k = 0; k < 16; k++) s += acc[k];
-        for (; i < e; i++) {
-            float v = a[i] + b[i];
-            y[i] = v;
-            s += v;
+CLONES static void relu_block(const float *restrict x, float *restrict y, int64_t n) {
+    VLOOP(n, y[i] = x[i] > 0.0f ? x[i] : 0.0f);
+}
+CLONES static void add_block(const float *restrict a, const float *restrict b, float *restrict y, int64_t n) {
+    VLOOP(n, y[i] = a[i] + b[i]);
+}
+
+static void fused_mean_range(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const fused_mean_job *j = arg;
+    for (int64_t r = begin; r < end; r++) {
+        const int64_t o = r * j->S;
+        double sum = 0;
+        for (int64_t s0 = 0; s0 < j->S; s0 += 4096) {
+            int64_t len = j->S - s0 < 4096 ? j->S - s0 : 4096;
+            if (j->b) add_block(j->a + o + s0, j->b + o + s0, j->y + o + s0, len);
+            else relu_block(j->a + o + s0, j->y + o + s0, len);
+            if (r < j->C) sum += cfp_sum_f32(j->y + o + s0, len);
         }
-        total += s;
+        if (r < j->C) j->pooled[r] = (float)(sum / (double)j->S);
     }
-    return total;
 }
 
-static void add_mean_range(void *arg, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    const add_mean_job *j = arg;
-    for (int64_t c = b; c < e; c++)
-        j->pooled[c] = (float)(add_sum(j->a + c * j->S, j->b + c * j->S, j->y + c * j->S, j->S) / (double)j->S);
-}
-
-static void add_range(void *arg, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    const add_mean_job *j = arg;
-    for (int64_t i = b; i < e; i++) j->y[i] = j->a[i] + j->b[i];
+/* Runs op over y's rows with the means of batch item 0; returns false when
+ * y is not a kept float feature map of rows, left to the general path. */
+static bool run_with_means(cfp_model *m, cfp_node *n, const float *a, const float *b) {
+    cfp_value *yv = cfp_out(m, n, 0);
+    const cfp_tensor *y = &yv->t;
+    int64_t total = cfp_tensor_numel(y);
+    if (m->keep_none || !yv->pooled || y->dtype != CFP_F32 || y->ndim < 2 || yv->n_pooled != y->dims[1] ||
+        total == 0)
+        return false;
+    fused_mean_job j = {a, b, y->data, yv->pooled, y->dims[1], total / (y->dims[0] * y->dims[1])};
+    cfp_parallel_for(m->ctx->pool, y->dims[0] * j.C, j.S >= 16384 ? 1 : 16384 / j.S + 1, fused_mean_range, &j);
+    n->pooled_done = true;
+    return true;
 }
 
 static int binary_run(cfp_model *m, cfp_node *n) {
     int op = node_op_code(n);
     cfp_tensor *out = &cfp_out(m, n, 0)->t;
     const cfp_tensor *a = &cfp_in(m, n, 0)->t;
-    cfp_value *yv = cfp_out(m, n, 0);
-    if (op == B_ADD && !strcmp(n->op_type, "Add") && n->n_in == 2 && !m->keep_none && yv->pooled &&
-        out->dtype == CFP_F32 && out->ndim >= 2 && yv->n_pooled == out->dims[1] && cfp_same_shape(a, out) &&
-        cfp_same_shape(&cfp_in(m, n, 1)->t, out) && cfp_in(m, n, 1)->t.dtype == CFP_F32 && cfp_tensor_numel(out) > 0) {
-        int64_t total = cfp_tensor_numel(out), C = out->dims[1], S = total / (out->dims[0] * C);
-        add_mean_job j = {a->data, cfp_in(m, n, 1)->t.data, out->data, yv->pooled, S};
-        cfp_parallel_for(m->ctx->pool, C, S >= 16384 ? 1 : 16384 / S + 1, add_mean_range, &j);
-        if (total > C * S) {
-            add_mean_job r = {j.a + C * S, j.b + C * S, j.y + C * S, NULL, 0};
-            cfp_parallel_for(m->ctx->pool, total - C * S, GRAIN, add_range, &r);
-        }
-        n->pooled_done = true;
+    /* a residual connection: two maps of the output's shape */
+    if (op == B_ADD && !strcmp(n->op_type, "Add") && n->n_in == 2 && a->dtype == CFP_F32 &&
+        cfp_same_shape(a, out) && cfp_same_shape(&cfp_in(m, n, 1)->t, out) &&
+        run_with_means(m, n, a->data, cfp_in(m, n, 1)->t.data))
         return CFP_OK;
-    }
     if (n->n_in == 1) {
         bcast_copy(a, out);
         return CFP_OK;
@@ -662,44 +656,6 @@ static void un_range(void *arg, int64_t begin, int64_t end, int tid) {
     kun_f32(j, j->x + begin, j->y + begin, end - begin);
 }
 
-/* Relu of a kept feature map: each channel of batch item 0 written and
- * summed in one pass, the output's means (cfp_value_pooled) with it. */
-typedef struct {
-    const float *x;
-    float *y, *pooled;
-    int64_t S;
-} relu_mean_job;
-
-CLONES static double relu_sum(const float *restrict x, float *restrict y, int64_t n) {
-    double total = 0;
-    for (int64_t b = 0; b < n; b += 4096) {
-        int64_t e = b + 4096 < n ? b + 4096 : n, i = b;
-        float acc[16] = {0};
-        for (; i + 16 <= e; i += 16)
-            for (int k = 0; k < 16; k++) {
-                float v = x[i + k] > 0.0f ? x[i + k] : 0.0f;
-                y[i + k] = v;
-                acc[k] += v;
-            }
-        float s = 0;
-        for (int k = 0; k < 16; k++) s += acc[k];
-        for (; i < e; i++) {
-            float v = x[i] > 0.0f ? x[i] : 0.0f;
-            y[i] = v;
-            s += v;
-        }
-        total += s;
-    }
-    return total;
-}
-
-static void relu_mean_range(void *arg, int64_t b, int64_t e, int tid) {
-    (void)tid;
-    const relu_mean_job *j = arg;
-    for (int64_t c = b; c < e; c++)
-        j->pooled[c] = (float)(relu_sum(j->x + c * j->S, j->y + c * j->S, j->S) / (double)j->S);
-}
-
 static int unary_reshape(cfp_model *m, cfp_node *n) {
     bool ints = false;
     int op = unary_code(n->op_type, &ints);
@@ -783,17 +739,7 @@ static int unary_run(cfp_model *m, cfp_node *n) {
         }
         return CFP_OK;
     }
-    cfp_value *yv = cfp_out(m, n, 0);
-    if (op == U_RELU && !m->keep_none && yv->pooled && yv->n_pooled == y->dims[1] && y->ndim >= 2 && total > 0) {
-        int64_t C = y->dims[1], S = total / (y->dims[0] * C);
-        relu_mean_job r = {x->data, y->data, yv->pooled, S};
-        cfp_parallel_for(m->ctx->pool, C, S >= 16384 ? 1 : 16384 / S + 1, relu_mean_range, &r);
-        if (total > C * S) /* batch items after the first */
-            cfp_parallel_for(m->ctx->pool, total - C * S, GRAIN, un_range,
-                             &(unjob){op, 0, 0, 0, (const float *)x->data + C * S, (float *)y->data + C * S});
-        n->pooled_done = true;
-        return CFP_OK;
-    }
+    if (op == U_RELU && run_with_means(m, n, x->data, NULL)) return CFP_OK;
     cfp_parallel_for(m->ctx->pool, total, GRAIN, un_range, &j);
     return CFP_OK;
 }
