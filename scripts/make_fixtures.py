@@ -58,6 +58,7 @@ from torchvision.ops.misc import Conv3dNormActivation
 # the bottleneck and the init are those of the architecture definitions
 from models.common import init_like_videoresnet as _init_like_videoresnet
 from models.resnet3d import Bottleneck
+from models.x3d import SqueezeExcitation  # PyTorchVideo/X3D SE: GAP -> 1x1x1 -> ReLU -> 1x1x1 -> sigmoid, x times it
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEED = 0
@@ -219,21 +220,6 @@ class NarrowResNeXt3d(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-class SqueezeExcitation3d(nn.Module):
-    """PyTorchVideo/X3D SE: GAP -> conv1x1x1 -> ReLU -> conv1x1x1 -> Sigmoid,
-    multiplied with the full feature map."""
-
-    def __init__(self, ch, se_ch):
-        super().__init__()
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.fc1 = nn.Conv3d(ch, se_ch, 1, bias=True)
-        self.relu = nn.ReLU(inplace=True)
-        self.fc2 = nn.Conv3d(se_ch, ch, 1, bias=True)
-
-    def forward(self, x):
-        return x * torch.sigmoid(self.fc2(self.relu(self.fc1(self.pool(x)))))
-
-
 class X3DBlock(nn.Module):
     """X3D bottleneck: conv1x1x1 -> BN -> ReLU -> depth-wise 3x3x3 (groups =
     channels, spatial stride) -> BN -> [SE] -> swish -> conv1x1x1 -> BN,
@@ -246,7 +232,7 @@ class X3DBlock(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.conv_b = nn.Conv3d(inner, inner, 3, stride=(1, stride, stride), padding=1, groups=inner, bias=False)
         self.bn_b = nn.BatchNorm3d(inner)
-        self.se = SqueezeExcitation3d(inner, max(2, inner // 4)) if se else None
+        self.se = SqueezeExcitation(inner, max(2, inner // 4)) if se else None
         self.conv_c = nn.Conv3d(inner, cout, 1, bias=False)
         self.bn_c = nn.BatchNorm3d(cout)
         self.shortcut = None
@@ -313,7 +299,7 @@ class NarrowX3D(nn.Module):
         g = torch.Generator().manual_seed(SEED + 7)
         with torch.no_grad():
             for m in self.modules():
-                if isinstance(m, SqueezeExcitation3d):
+                if isinstance(m, SqueezeExcitation):
                     m.fc1.bias.copy_(torch.randn(m.fc1.bias.shape, generator=g) * 0.5)
                     m.fc2.bias.copy_(torch.randn(m.fc2.bias.shape, generator=g) * 0.5)
 

@@ -747,7 +747,7 @@ static int parse_node(cfp_model *m, const pb_field *nf, int index) {
         if (f.wire != PB_LEN) continue;
         if (f.field == NODE_INPUT || f.field == NODE_OUTPUT) {
             char *s = pb_strdup(&f);
-            if (!s && str_oom(&f, s)) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
+            if (str_oom(&f, s)) return cfp_seterr(ctx, CFP_E_NOMEM, "out of memory");
             if (!s) return cfp_seterr(ctx, CFP_E_PARSE, "node '%s': invalid value name", n->name);
             int id = -1;
             if (*s) {

@@ -70,6 +70,18 @@ SUITE(fuzz_regress_inputs) {
         cfp_test_result("fuzz_regress: fuzz/regress holds inputs", n > 0, "no inputs found");
 }
 
+/* The model g describes (opset 13), loaded from memory; NULL, and a failed
+ * check, when it does not load. */
+static cfp_model *load_built(cfp_ctx *ctx, gbuild *g) {
+    pbw m = {0};
+    gb_model(g, &m, 13);
+    cfp_model *model = NULL;
+    if (cfp_model_load_mem(ctx, m.b, m.n, "tile.onnx", &model))
+        cfp_test_fail_here(__FILE__, __LINE__, "the model does not load: %s", cfp_errmsg(ctx));
+    pbw_free(&m);
+    return model;
+}
+
 /* onnx-tile-empty-arena.onnx: a plan whose computed values are all empty has
  * no activation arena; placing values at NULL + offset was undefined. The
  * output must be there, empty, after a run. */
@@ -90,10 +102,7 @@ TEST(fuzz_regress_all_values_empty) {
     pbw_msg(&vi, 2, &type);
     pbw_msg(&g.g, 11, &vi);
     gb_output(&g, "y");
-    pbw m = {0};
-    gb_model(&g, &m, 13);
-    cfp_model *model = NULL;
-    CHECK_EQ(cfp_model_load_mem(ctx, m.b, m.n, "tile.onnx", &model), 0);
+    cfp_model *model = load_built(ctx, &g);
     if (model) {
         float x[4] = {1, 2, 3, 4};
         int64_t r[2] = {0, 3};
@@ -107,7 +116,7 @@ TEST(fuzz_regress_all_values_empty) {
         CHECK_EQ(y->nbytes, 0);
         cfp_model_free(model);
     }
-    pbw_free(&m), pbw_free(&vi), pbw_free(&type), pbw_free(&tt), pbw_free(&shape), pbw_free(&dim);
+    pbw_free(&vi), pbw_free(&type), pbw_free(&tt), pbw_free(&shape), pbw_free(&dim);
     cfp_ctx_free(ctx);
 }
 
@@ -138,10 +147,7 @@ TEST(fuzz_regress_empty_tensor_dims_bounded) {
     gb_node(&g, "Add", "add0", "t,x", "y", NULL);
     gb_input(&g, "x", 2, (int64_t[]){1, 3});
     gb_output(&g, "y");
-    pbw m = {0};
-    gb_model(&g, &m, 13);
-    cfp_model *model = NULL;
-    CHECK_EQ(cfp_model_load_mem(ctx, m.b, m.n, "tile.onnx", &model), 0);
+    cfp_model *model = load_built(ctx, &g);
     if (model) {
         float x[3] = {1, 2, 3};
         cfp_tensor in = {.dtype = CFP_F32, .ndim = 2, .dims = {1, 3}, .data = x, .nbytes = sizeof x};
@@ -150,7 +156,7 @@ TEST(fuzz_regress_empty_tensor_dims_bounded) {
         CHECK(y->ndim == 2 && y->dims[0] == 0 && y->dims[1] == 3);
         cfp_model_free(model);
     }
-    pbw_free(&m), pbw_free(&t0);
+    pbw_free(&t0);
     cfp_ctx_free(ctx);
 }
 
@@ -166,10 +172,7 @@ TEST(fuzz_regress_empty_value_has_no_means) {
     gb_node(&g, "Tile", "tile0", "x,r", "y", NULL);
     gb_input(&g, "x", 4, (int64_t[]){1, 1, 3, 1});
     gb_output(&g, "y");
-    pbw m = {0};
-    gb_model(&g, &m, 13);
-    cfp_model *model = NULL;
-    CHECK_EQ(cfp_model_load_mem(ctx, m.b, m.n, "tile.onnx", &model), 0);
+    cfp_model *model = load_built(ctx, &g);
     if (model) {
         float x[3] = {1, 2, 3};
         cfp_tensor in = {.dtype = CFP_F32, .ndim = 4, .dims = {1, 1, 3, 1}, .data = x, .nbytes = sizeof x};
@@ -186,7 +189,6 @@ TEST(fuzz_regress_empty_value_has_no_means) {
         CHECK(cfp_value_pooled(cfp_model_input(model, 0), &nc) != NULL && nc == 1);
         cfp_model_free(model);
     }
-    pbw_free(&m);
     cfp_ctx_free(ctx);
 }
 

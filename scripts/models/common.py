@@ -25,6 +25,15 @@ def same_pad(k):
     return tuple(x // 2 for x in triple(k))
 
 
+def shortcut(cin, cout, stride):
+    """The projection of a residual block's input when its shape changes (a
+    1x1x1 conv + BatchNorm), or None for the identity. `stride`: an int or a
+    (t, h, w) triple."""
+    if triple(stride) == (1, 1, 1) and cin == cout:
+        return None
+    return nn.Sequential(nn.Conv3d(cin, cout, 1, stride=triple(stride), bias=False), nn.BatchNorm3d(cout))
+
+
 class Unit3D(nn.Sequential):
     """Conv3d (no bias) -> BatchNorm3d -> ReLU (activation optional)."""
 

@@ -20,7 +20,7 @@ ResNeXt keeps cardinality 32 with at least one channel per group.
 import torch
 import torch.nn as nn
 
-from .common import ch, init_like_videoresnet
+from .common import ch, init_like_videoresnet, shortcut
 
 DEPTHS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
@@ -35,9 +35,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv3d(mid, cout, 1, bias=False)
         self.bn3 = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+        self.downsample = shortcut(cin, cout, stride)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))

@@ -21,7 +21,7 @@ paper's 4x16 model (not exported by scripts/export_arch.py).
 import torch
 import torch.nn as nn
 
-from .common import ChannelsLastHead, ch, init_like_videoresnet
+from .common import ChannelsLastHead, ch, init_like_videoresnet, shortcut
 
 DEPTHS = (3, 4, 6, 3)
 SLOW_TK = (1, 1, 3, 3)  # conv_a temporal kernel per stage, slow pathway
@@ -38,10 +38,7 @@ class Bottleneck(nn.Module):
         self.conv_c = nn.Conv3d(mid, cout, 1, bias=False)
         self.norm_c = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.branch1 = None
-        if stride != 1 or cin != cout:
-            self.branch1 = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=(1, stride, stride), bias=False),
-                                         nn.BatchNorm3d(cout))
+        self.branch1 = shortcut(cin, cout, (1, stride, stride))
 
     def forward(self, x):
         y = self.relu(self.norm_a(self.conv_a(x)))

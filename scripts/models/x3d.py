@@ -22,7 +22,7 @@ X3D-S and X3D-M are the same network on different clips (13x160x160 and
 import torch
 import torch.nn as nn
 
-from .common import ChannelsLastHead, ch, init_like_videoresnet, swish
+from .common import ChannelsLastHead, ch, init_like_videoresnet, shortcut, swish
 
 DEPTHS = (3, 5, 11, 7)
 WIDTHS = (24, 48, 96, 192)
@@ -61,10 +61,7 @@ class X3DBlock(nn.Module):
         self.conv_c = nn.Conv3d(inner, cout, 1, bias=False)
         self.norm_c = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
-        self.branch1 = None
-        if stride != 1 or cin != cout:
-            self.branch1 = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=(1, stride, stride), bias=False),
-                                         nn.BatchNorm3d(cout))
+        self.branch1 = shortcut(cin, cout, (1, stride, stride))
 
     def forward(self, x):
         y = self.relu(self.norm_a(self.conv_a(x)))

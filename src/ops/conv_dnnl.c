@@ -281,10 +281,9 @@ cfp_dnnl_conv *cfp_dnnl_conv_new(const cfp_conv_params *p, const float *w, const
 /* ---- layout ------------------------------------------------------------------ */
 
 typedef struct {
-    const float *src;
-    float *dst;
-    int64_t C, S; /* channels, spatial size */
-    int to_last;
+    const float *src; /* C x S (NCDHW) */
+    float *dst;       /* S x C (NDHWC) */
+    int64_t C, S;     /* channels, spatial size */
 } tr_job;
 
 /* r[0..15] (16 rows of 16) into its transpose, in registers (t: scratch) */
@@ -325,12 +324,13 @@ static void tile_scalar(const float *src, int64_t ls, float *dst, int64_t ld, in
         for (int64_t j = 0; j < cols; j++) dst[j * ld + i] = src[i * ls + j];
 }
 
-/* NCDHW <-> NDHWC of one batch item: a (rows x cols) matrix into its
- * transpose, in blocks of 16 rows x 256 columns, [b, e) of them */
+/* NCDHW -> NDHWC of one batch item (the way in; the way out is out_range):
+ * a (C x S) matrix into its transpose, in blocks of 16 rows x 256 columns,
+ * [b, e) of them */
 #define TR_COLS 256
 static void transpose_range(void *arg, int64_t b, int64_t e, int tid) {
     const tr_job *j = arg;
-    const int64_t R = j->to_last ? j->C : j->S, Cn = j->to_last ? j->S : j->C;
+    const int64_t R = j->C, Cn = j->S;
     const int64_t ncb = (Cn + TR_COLS - 1) / TR_COLS;
     for (int64_t it = b; it < e; it++) {
         int64_t i0 = it / ncb * 16, ni = R - i0 < 16 ? R - i0 : 16;
@@ -345,12 +345,9 @@ static void transpose_range(void *arg, int64_t b, int64_t e, int tid) {
     }
 }
 
-static void transpose(cfp_pool *pool, const float *src, float *dst, int64_t C, int64_t S,
-                      int to_last) {
-    tr_job j = {src, dst, C, S, to_last};
-    int64_t rows = to_last ? C : S, cols = to_last ? S : C;
-    cfp_parallel_for(pool, (rows + 15) / 16 * ((cols + TR_COLS - 1) / TR_COLS), 1,
-                     transpose_range, &j);
+static void to_channels_last(cfp_pool *pool, const float *src, float *dst, int64_t C, int64_t S) {
+    tr_job j = {src, dst, C, S};
+    cfp_parallel_for(pool, (C + 15) / 16 * ((S + TR_COLS - 1) / TR_COLS), 1, transpose_range, &j);
 }
 
 /* The way out, fused: yt (S x C, NDHWC) into y (C x S, NCDHW) and, when
@@ -491,7 +488,7 @@ int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y
     for (int64_t n = 0; n < p->N && !rc; n++) {
         struct timespec t0, t1, t2, t3;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        transpose(pool, x + n * p->C * IS, g_scratch[0], p->C, IS, 1);
+        to_channels_last(pool, x + n * p->C * IS, g_scratch[0], p->C, IS);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         /* the means are of batch item 0 */
         double *acc = n == 0 && pooled_y ? (double *)(void *)g_scratch[2] : NULL;
