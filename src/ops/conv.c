@@ -386,6 +386,9 @@ int cfp_conv_is_temporal(const cfp_conv_params *p) {
            p->stride[2] == 1 && !(p->pad_b[1] | p->pad_b[2] | p->pad_e[1] | p->pad_e[2]);
 }
 
+/* The weights are repacked on every call: keeping a packed copy (and giving
+ * the model's back) measured no faster on r2plus1d_18 and raised its peak
+ * memory (docs/benchmarks.md). */
 static int conv_temporal(cfp_pool *pool, const cfp_conv_params *p, const float *x, const float *w,
                          const float *b, float *y) {
     const int64_t kd = p->k[0], M = p->M, C = p->C;
