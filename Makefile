@@ -4,7 +4,7 @@ BUILD   ?= build
 PKGS    := openblas libavformat libavcodec libswscale libavutil libpng libgif
 # Portable x86-64 baseline; hot loops carry AVX2/AVX-512 clones picked at run time.
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-parameter \
+CFLAGS  += -std=c11 -D_GNU_SOURCE -fPIC -pthread -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
            -Iinclude -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -ldnnl -ldl -lm -pthread
 SAN     ?=

@@ -404,6 +404,7 @@ static int plan(cfp_model *m, int n_inputs, const cfp_tensor *inputs, bool alloc
         memcpy(m->plan_dims[i % 8], inputs[i].dims, sizeof inputs[i].dims);
     }
     m->planned = true;
+    m->warmed = false;
     return CFP_OK;
 }
 
@@ -435,6 +436,11 @@ int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
         }
     }
     for (int i = 0; i < n_inputs && !m->keep_none; i++) compute_pooled(m, &m->values[m->inputs[i]]);
+    for (int i = 0; i < m->n_nodes && !m->warmed; i++) {
+        cfp_node *n = &m->nodes[i];
+        if (!n->folded && n->op->warm && (rc = n->op->warm(m, n))) return rc;
+    }
+    m->warmed = true;
     for (int i = 0; i < m->n_nodes; i++) m->nodes[i].skip_run = false;
     /* CFP_PROFILE=1: each node's time on stderr, for finding slow layers */
     static int profile = -1;
@@ -466,11 +472,11 @@ const cfp_tensor *cfp_value_tensor(const cfp_value *v) {
 
 /* ---- conv weights held by oneDNN --------------------------------------------- */
 
-void cfp_tap_means(const float *w, int64_t rows, int64_t taps, double *out) {
+void cfp_tap_means(const float *w, int64_t rows, int64_t taps, float *out) {
     for (int64_t i = 0; i < rows; i++) {
         double s = 0;
         for (int64_t t = 0; t < taps; t++) s += w[i * taps + t];
-        out[i] = taps ? s / (double)taps : 0;
+        out[i] = taps ? (float)(s / (double)taps) : 0;
     }
 }
 
@@ -495,7 +501,8 @@ static struct cfp_arena_src *arena_src_of(cfp_model *m, const void *data) {
 }
 
 void cfp_weight_release(cfp_model *m, cfp_value *w, int64_t taps) {
-    if (!w->is_init || w->n_consumers != 1 || w->t.dtype != CFP_F32 || !w->t.data || taps < 1 || w->dropped)
+    /* with one tap the means are the weights: nothing to gain */
+    if (!w->is_init || w->n_consumers != 1 || w->t.dtype != CFP_F32 || !w->t.data || taps < 2 || w->dropped)
         return;
     const uint8_t *d = w->t.data, *map = m->map;
     bool in_file = m->map_is_file && d >= map && d + w->t.nbytes <= map + m->map_len;
@@ -503,7 +510,7 @@ void cfp_weight_release(cfp_model *m, cfp_value *w, int64_t taps) {
     if (!in_file && !src) return;
     int64_t rows = cfp_tensor_numel(&w->t) / taps;
     if (!w->tap_means) {
-        w->tap_means = malloc((size_t)(rows ? rows : 1) * sizeof(double));
+        w->tap_means = malloc((size_t)(rows ? rows : 1) * sizeof *w->tap_means);
         if (!w->tap_means) return; /* then the pages stay: nothing is lost */
         cfp_tap_means(w->t.data, rows, taps, w->tap_means);
         w->n_tap_means = rows;

@@ -19,7 +19,12 @@ typedef struct {
     int in_value;    /* data input (input 0) */
     int in_axis;     /* channel axis of that input */
     int64_t c_out, c_in, cpg, group;
-    double *wbar;    /* c_out × cpg pooled weights, or NULL until needed */
+    /* pooled weight w̄[o, k] = wbar[o * w_so + k * w_sk]: the weights
+     * themselves when there is one tap (1x1x1 convs, Gemm, MatMul), the tap
+     * means oneDNN's convs keep, or means computed here (wbar_own) */
+    const float *wbar;
+    int64_t w_so, w_sk;
+    float *wbar_own;
     double *bn;      /* per-output-channel BatchNorm factor, or NULL */
     bool checked;    /* wbar and bn computed */
 } layer_info;
@@ -32,7 +37,7 @@ struct cfp_layer_cache {
 static void layer_cache_free(void *p) {
     struct cfp_layer_cache *c = p;
     if (!c) return;
-    for (int i = 0; i < c->n; i++) free(c->layers[i].wbar), free(c->layers[i].bn);
+    for (int i = 0; i < c->n; i++) free(c->layers[i].wbar_own), free(c->layers[i].bn);
     free(c->layers);
     free(c);
 }
@@ -59,23 +64,23 @@ static int layer_prepare(cfp_model *m, const cfp_node *n, layer_info *L) {
     if (L->checked) return CFP_OK;
     cfp_value *wv = cfp_in(m, n, 1);
     const cfp_tensor *w = &wv->t;
-    L->wbar = malloc((size_t)(L->c_out * L->cpg) * sizeof *L->wbar);
-    if (!L->wbar) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+    int64_t taps = 1;
+    for (int d = 2; L->kind == LAYER_CONV && d < w->ndim; d++) taps *= w->dims[d];
+    L->w_so = L->cpg, L->w_sk = 1;
     if (L->kind == LAYER_CONV && wv->tap_means && wv->n_tap_means == L->c_out * L->cpg) {
-        /* oneDNN holds the weights: their means were kept when it took them */
-        memcpy(L->wbar, wv->tap_means, (size_t)(L->c_out * L->cpg) * sizeof *L->wbar);
-    } else if (L->kind == LAYER_CONV) {
+        L->wbar = wv->tap_means; /* oneDNN holds the weights: their means were kept when it took them */
+    } else {
         int rc = cfp_value_restore(m, wv);
         if (rc) return rc;
-        int64_t taps = 1;
-        for (int d = 2; d < w->ndim; d++) taps *= w->dims[d];
-        cfp_tap_means(w->data, L->c_out * L->cpg, taps, L->wbar);
-    } else {
-        const float *wd = w->data;
-        bool trans = L->kind == LAYER_GEMM && cfp_attr_i(n, "transB", 0) != 0;
-        for (int64_t o = 0; o < L->c_out; o++)
-            for (int64_t k = 0; k < L->cpg; k++)
-                L->wbar[o * L->cpg + k] = trans ? wd[o * L->cpg + k] : wd[k * L->c_out + o];
+        if (taps > 1) {
+            L->wbar = L->wbar_own = malloc((size_t)(L->c_out * L->cpg) * sizeof *L->wbar_own);
+            if (!L->wbar_own) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+            cfp_tap_means(w->data, L->c_out * L->cpg, taps, L->wbar_own);
+        } else {
+            L->wbar = w->data; /* (c_out, cpg), or (cpg, c_out) for MatMul and Gemm without transB */
+            if (L->kind != LAYER_CONV && !(L->kind == LAYER_GEMM && cfp_attr_i(n, "transB", 0) != 0))
+                L->w_so = 1, L->w_sk = L->c_out;
+        }
     }
     /* BatchNorm invariance: the layer's only consumer is a BN on input 0 */
     cfp_value *out = cfp_out(m, n, 0);
@@ -651,10 +656,10 @@ static int backstep(cfp_pyramid *p, int layer, int64_t o, child_ch **kids, int *
         *scratch_n = L->cpg;
     }
     double *v = *scratch, f = L->bn ? L->bn[o] : 1.0, lo = INFINITY, hi = -INFINITY;
-    const double *w = L->wbar + o * L->cpg;
+    const float *w = L->wbar + o * L->w_so;
     for (int64_t k = 0; k < L->cpg; k++) {
         double act = af ? (double)af[base + k] : ad[base + k];
-        v[k] = w[k] * act * f;
+        v[k] = (double)w[k * L->w_sk] * act * f;
         if (v[k] < lo) lo = v[k];
         if (v[k] > hi) hi = v[k];
     }
@@ -901,13 +906,14 @@ int cfp_pyramid_child_channels(cfp_pyramid *p, int node, int64_t **channels, int
     return CFP_OK;
 }
 
-int cfp_pyramid_class_weights(cfp_pyramid *p, int node, const double **w, int64_t *n, int *value, int *axis) {
+int cfp_pyramid_class_weights(cfp_pyramid *p, int node, double **w, int64_t *n, int *value, int *axis) {
     const cfp_pyramid_node *nd = &p->nodes[node];
     layer_info *L = &((struct cfp_layer_cache *)p->m->layer_cache)->layers[nd->layer->index];
     int rc = layer_prepare(p->m, nd->layer, L);
     if (rc) return rc;
     cfp_value *x = &p->m->values[L->in_value];
-    *w = L->wbar + nd->channel * L->cpg;
+    if (!(*w = malloc((size_t)(L->cpg + 1) * sizeof **w))) return cfp_seterr(p->m->ctx, CFP_E_NOMEM, "out of memory");
+    for (int64_t k = 0; k < L->cpg; k++) (*w)[k] = L->wbar[nd->channel * L->w_so + k * L->w_sk];
     *n = L->cpg;
     *value = L->in_value;
     *axis = L->kind == LAYER_MATMUL ? x->t.ndim - 1 : 1;

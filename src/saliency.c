@@ -8,7 +8,7 @@
 
 /* pyramid.c */
 int cfp_pyramid_child_channels(cfp_pyramid *p, int node, int64_t **channels, int *n, int *value, int *axis);
-int cfp_pyramid_class_weights(cfp_pyramid *p, int node, const double **w, int64_t *n, int *value, int *axis);
+int cfp_pyramid_class_weights(cfp_pyramid *p, int node, double **w, int64_t *n, int *value, int *axis); /* *w: a copy, to free */
 int cfp_pyramid_trace_back(cfp_model *m, const cfp_node *n, int a);
 cfp_model *cfp_pyramid_model(const cfp_pyramid *p);
 
@@ -254,16 +254,20 @@ int cfp_map_saliency_tubes_parts(cfp_pyramid *p, cfp_volume **parts, int *n_part
     for (int i = 0; i < cfp_pyramid_n_nodes(p) && cls_node < 0; i++)
         if (cfp_pyramid_node_at(p, i)->level == 0) cls_node = i;
     if (cls_node < 0) return cfp_seterr(m->ctx, CFP_E_ARG, "the pyramid has no class node");
-    const double *w;
+    double *w;
     int64_t n;
     int value, axis;
     int rc = cfp_pyramid_class_weights(p, cls_node, &w, &n, &value, &axis);
     if (rc) return rc;
     int64_t *ch = malloc(((size_t)n + 1) * sizeof *ch);
-    if (!ch) return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+    if (!ch) {
+        free(w);
+        return cfp_seterr(m->ctx, CFP_E_NOMEM, "out of memory");
+    }
     for (int64_t i = 0; i < n; i++) ch[i] = i;
     rc = channels_to_parts(m, value, axis, ch, (int)n, w, parts, n_parts);
     free(ch);
+    free(w);
     return rc;
 }
 

@@ -201,10 +201,10 @@ static void fused_and_released(cfp_ctx *ctx, const char *fx) {
         released++;
         dropped += w->dropped;
         int64_t taps = cfp_tensor_numel(&w->t) / (w->t.dims[0] * w->t.dims[1]);
-        double *tm = malloc((size_t)w->n_tap_means * sizeof(double));
+        float *tm = malloc((size_t)w->n_tap_means * sizeof *tm);
         cfp_tap_means(w0->t.data, w->n_tap_means, taps, tm);
         CHECK(w->n_tap_means == w->t.dims[0] * w->t.dims[1]);
-        CHECK(memcmp(tm, w->tap_means, (size_t)w->n_tap_means * sizeof(double)) == 0);
+        CHECK(memcmp(tm, w->tap_means, (size_t)w->n_tap_means * sizeof *tm) == 0);
         free(tm);
     }
     CHECK(relus >= 10);

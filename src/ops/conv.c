@@ -599,8 +599,9 @@ typedef struct {
     int64_t group;
     cfp_window_attrs w;
     cfp_conv_params p; /* set by reshape */
-    /* oneDNN primitive for p, made at the first run after reshape (not at
-     * reshape: `cfp info` infers shapes without running); NULL: our kernels */
+    /* oneDNN primitive for p, made by conv_warm before the first run after
+     * reshape (not at reshape: `cfp info` infers shapes without running);
+     * NULL: our kernels */
     cfp_dnnl_conv *dn;
     bool dn_tried;
     /* the Relu fused into dn: the output's only consumer, and the node that
@@ -719,22 +720,29 @@ static cfp_node *fusable_relu(cfp_model *m, cfp_node *n) {
     return NULL;
 }
 
-static int conv_run(cfp_model *m, cfp_node *n) {
+static int conv_warm(cfp_model *m, cfp_node *n) {
     conv_state *st = n->state;
     cfp_value *W = cfp_in(m, n, 1), *B = cfp_in(m, n, 2);
-    if (!st->dn_tried) {
-        st->dn_tried = true;
-        int rc = cfp_value_restore(m, W); /* after a new shape, from the file again */
-        if (rc) return rc;
-        /* constant weights only: they are reordered once */
-        if (W->is_const && (!B || B->is_const))
-            st->dn = cfp_dnnl_conv_new(&st->p, W->t.data, B ? B->t.data : NULL, m->ctx->threads);
-        /* The weights now live reordered in the oneDNN primitive: their pages
-         * (the file's, or a copy's) leave our resident memory; the pyramid
-         * reads the tap means kept instead. */
-        if (st->dn) cfp_weight_release(m, W, st->p.k[0] * st->p.k[1] * st->p.k[2]);
-        st->relu = st->dn ? fusable_relu(m, n) : NULL;
-    }
+    if (st->dn_tried) return CFP_OK;
+    st->dn_tried = true;
+    int rc = cfp_value_restore(m, W); /* after a new shape, from the file again */
+    if (rc) return rc;
+    /* constant weights only: they are reordered once */
+    if (W->is_const && (!B || B->is_const))
+        st->dn = cfp_dnnl_conv_new(&st->p, W->t.data, B ? B->t.data : NULL, m->ctx->threads);
+    /* The weights now live reordered in the oneDNN primitive: their pages
+     * (the file's, or a copy's) leave our resident memory; the pyramid
+     * reads the tap means kept instead. */
+    if (st->dn) cfp_weight_release(m, W, st->p.k[0] * st->p.k[1] * st->p.k[2]);
+    st->relu = st->dn ? fusable_relu(m, n) : NULL;
+    return CFP_OK;
+}
+
+static int conv_run(cfp_model *m, cfp_node *n) {
+    conv_state *st = n->state;
+    cfp_value *B = cfp_in(m, n, 2);
+    int rc = conv_warm(m, n);
+    if (rc) return rc;
     if (st->dn) {
         cfp_value *y = cfp_out(m, n, 0), *r = st->relu ? cfp_out(m, st->relu, 0) : NULL;
         int pooled = !m->keep_none && y->pooled && (!r || r->pooled);
@@ -745,9 +753,8 @@ static int conv_run(cfp_model *m, cfp_node *n) {
         if (r) st->relu->skip_run = true;
         return CFP_OK;
     }
-    int rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data,
-                           cfp_in(m, n, 1)->t.data, B ? B->t.data : NULL,
-                           cfp_out(m, n, 0)->t.data);
+    rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data, cfp_in(m, n, 1)->t.data,
+                       B ? B->t.data : NULL, cfp_out(m, n, 0)->t.data);
     if (rc) return cfp_node_fail(m, n, rc, "out of memory for the im2col buffer");
     return CFP_OK;
 }
@@ -760,6 +767,6 @@ static void conv_release(cfp_node *n) {
 }
 
 const cfp_op cfp_ops_conv[] = {
-    {"Conv", 1, conv_prepare, conv_reshape, conv_run, conv_release},
+    {"Conv", 1, conv_prepare, conv_reshape, conv_run, conv_release, conv_warm},
     {0},
 };
