@@ -216,6 +216,9 @@ TEST(conv_fast_vs_ref_video_shapes) {
         {1, 16, 24, 1, {8, 6, 5}, {3, 1, 1}, {1, 1, 1}, {1, 0, 0, 1, 0, 0}},
         {2, 12, 20, 1, {9, 4, 7}, {7, 1, 1}, {2, 1, 1}, {3, 0, 0, 3, 0, 0}},
         {1, 5, 7, 1, {2, 3, 3}, {3, 1, 1}, {1, 1, 1}, {3, 0, 0, 3, 0, 0}},
+        /* ... and as one GEMM over the input unfolded in time (M >= T_out HW) */
+        {1, 24, 64, 1, {4, 3, 3}, {3, 1, 1}, {2, 1, 1}, {1, 0, 0, 1, 0, 0}},
+        {2, 13, 45, 1, {3, 2, 3}, {3, 1, 1}, {1, 1, 1}, {3, 0, 0, 3, 0, 0}},
         /* oneDNN's way out in whole 16x16 tiles, and with ragged edges */
         {1, 16, 48, 1, {4, 12, 12}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}},
         {2, 16, 48, 1, {4, 12, 12}, {1, 3, 3}, {1, 1, 1}, {0, 1, 1, 0, 1, 1}},
@@ -250,6 +253,10 @@ TEST(conv_fast_vs_ref_video_shapes) {
         CHECK_EQ(cfp_conv_setup(&p, 3, 1, 6, 10, 1, in, k, st, dl, pads, CFP_PAD_NOTSET), CFP_OK);
         CHECK(cfp_conv_is_temporal(&p));
         compare_one(pool, &p, 1, "video temporal dilated");
+        int64_t in2[3] = {5, 2, 2};
+        CHECK_EQ(cfp_conv_setup(&p, 3, 1, 6, 24, 1, in2, k, st, dl, pads, CFP_PAD_NOTSET), CFP_OK);
+        CHECK(cfp_conv_is_temporal(&p) && p.M >= p.out[0] * p.out[1] * p.out[2]);
+        compare_one(pool, &p, 0, "video temporal dilated, unfolded");
     }
     cfp_pool_free(pool);
 }

@@ -386,12 +386,63 @@ int cfp_conv_is_temporal(const cfp_conv_params *p) {
            p->stride[2] == 1 && !(p->pad_b[1] | p->pad_b[2] | p->pad_e[1] | p->pad_e[2]);
 }
 
+/* Small planes (late layers: 2 x 7 x 7 outputs, 512 x 921 x 3 weights):
+ * the weights as they are, M x (C kd), times the input unfolded in time,
+ * (C kd) x (T_out HW): one GEMM per batch item, split by rows of the weights
+ * so each thread reads half of them once, instead of one small GEMM per
+ * plane and tap over a repacked copy. */
+typedef struct {
+    const cfp_conv_params *p;
+    const float *x, *w, *b;
+    float *col, *y;
+} tcol_job;
+
+static void tcol_unfold(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const tcol_job *j = arg;
+    const cfp_conv_params *p = j->p;
+    const int64_t IT = p->in[0], OT = p->out[0], HW = p->out[1] * p->out[2], kd = p->k[0];
+    for (int64_t r = begin; r < end; r++) { /* r = c * kd + k */
+        int64_t c = r / kd, k = r % kd;
+        for (int64_t t = 0; t < OT; t++) {
+            int64_t ti = t * p->stride[0] + k * p->dil[0] - p->pad_b[0];
+            float *dst = j->col + (r * OT + t) * HW;
+            if (ti < 0 || ti >= IT) memset(dst, 0, (size_t)HW * sizeof *dst);
+            else memcpy(dst, j->x + (c * IT + ti) * HW, (size_t)HW * sizeof *dst);
+        }
+    }
+}
+
+static void tcol_gemm(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const tcol_job *j = arg;
+    const cfp_conv_params *p = j->p;
+    const int64_t S = p->out[0] * p->out[1] * p->out[2], K = p->C * p->k[0];
+    cfp_sgemm1(0, 0, end - begin, S, K, 1.0f, j->w + begin * K, K, j->col, S, 0.0f, j->y + begin * S, S);
+    for (int64_t m = begin; j->b && m < end; m++)
+        for (int64_t q = 0; q < S; q++) j->y[m * S + q] += j->b[m];
+}
+
 /* The weights are repacked on every call: keeping a packed copy (and giving
  * the model's back) measured no faster on r2plus1d_18 and raised its peak
  * memory (docs/benchmarks.md). */
 static int conv_temporal(cfp_pool *pool, const cfp_conv_params *p, const float *x, const float *w,
                          const float *b, float *y) {
     const int64_t kd = p->k[0], M = p->M, C = p->C;
+    const int64_t S = p->out[0] * p->out[1] * p->out[2];
+    if (M >= S) { /* the weights outweigh the unfolded input */
+        tcol_job j = {p, NULL, w, b, cfp_aligned_alloc_uninit((size_t)(C * kd * S) * sizeof(float)), NULL};
+        if (!j.col) return CFP_E_NOMEM;
+        int threads = g_pool_panels ? cfp_pool_threads(pool) : 1;
+        for (int64_t n = 0; n < p->N; n++) {
+            j.x = x + n * C * p->in[0] * p->in[1] * p->in[2];
+            j.y = y + n * M * S;
+            cfp_parallel_for(g_pool_panels ? pool : NULL, C * kd, 16, tcol_unfold, &j);
+            cfp_parallel_for(g_pool_panels ? pool : NULL, M, (M + threads - 1) / threads, tcol_gemm, &j);
+        }
+        free(j.col);
+        return CFP_OK;
+    }
     float *wk = cfp_aligned_alloc_uninit((size_t)(kd * M * C) * sizeof(float));
     if (!wk) return CFP_E_NOMEM;
     for (int64_t m = 0; m < M; m++)
