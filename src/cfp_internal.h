@@ -69,6 +69,10 @@ struct cfp_value {
      * pyramid needs of it, or NULL; and whether t.data's pages (a copy in
      * the model's arena) were given back, to be copied again from the file
      * by cfp_value_restore before anything reads them. */
+    /* Data not written by the last run: a conv output whose only reader, a
+     * Relu fused into the conv, got max(y, 0) directly. cfp_value_materialize
+     * computes it when something asks (a map, cfp_value_tensor). */
+    bool lazy;
     float *tap_means; /* float: a 3x3x3 conv's means are 7 % of its weights' bytes, not 15 % */
     int64_t n_tap_means;
     bool dropped;
@@ -170,7 +174,13 @@ struct cfp_op {
      * weights reordered for oneDNN and given back while the activations are
      * not resident yet, so the two copies never add to the peak) */
     int (*warm)(cfp_model *m, cfp_node *n);
+    /* optional: compute the outputs this node left lazy in the last run */
+    int (*materialize)(cfp_model *m, cfp_node *n);
 };
+
+/* engine.c: the data of a lazy value, computed again from the kept inputs
+ * of its producer (CFP_OK at once for any other value) */
+int cfp_value_materialize(cfp_model *m, cfp_value *v);
 
 /* engine.c: drop the activations of the current plan */
 void cfp_model_release_plan(cfp_model *m);

@@ -4,6 +4,7 @@
  * feature map's per-channel mean is computed right after its node runs. */
 #include "cfp_internal.h"
 
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,7 +468,21 @@ int cfp_model_run(cfp_model *m, int n_inputs, const cfp_tensor *inputs) {
 const char *cfp_value_name(const cfp_value *v) { return v->name; }
 const cfp_tensor *cfp_value_tensor(const cfp_value *v) {
     if (v->dropped && v->model) cfp_value_restore(v->model, (cfp_value *)v);
+    if (v->lazy && v->model && cfp_value_materialize(v->model, (cfp_value *)v) && v->t.data)
+        for (int64_t i = 0; i < cfp_tensor_numel(&v->t); i++) ((float *)v->t.data)[i] = NAN; /* not stale */
     return &v->t;
+}
+
+int cfp_value_materialize(cfp_model *m, cfp_value *v) {
+    if (!v->lazy) return CFP_OK;
+    cfp_node *n = v->producer >= 0 ? &m->nodes[v->producer] : NULL;
+    if (!n || !n->op->materialize)
+        return cfp_seterr(m->ctx, CFP_E_INVALID, "value '%s': its data was not kept", v->name);
+    if (m->keep_none)
+        return cfp_seterr(m->ctx, CFP_E_INVALID, "value '%s': activations are not kept (cfp_model_set_keep)", v->name);
+    int rc = n->op->materialize(m, n);
+    if (rc == CFP_OK) v->lazy = false;
+    return rc;
 }
 
 /* ---- conv weights held by oneDNN --------------------------------------------- */

@@ -154,6 +154,8 @@ static int channels_to_parts(cfp_model *m, int value, int axis, const int64_t *c
         if ((rc = new_volume(m->ctx, &parts[0], dims))) goto out;
         np = 1;
     }
+    for (int k = 0; k < np && n > 0; k++) /* a conv output left lazy by a fused Relu */
+        if ((rc = cfp_value_materialize(m, &m->values[pv[k]]))) goto out;
     for (int i = 0; i < n; i++) {
         int k = which[i];
         const cfp_value *v = &m->values[pv[k]];
@@ -216,7 +218,8 @@ int cfp_map_own(cfp_pyramid *p, int node, cfp_volume *out) {
     int64_t dims[3], stride;
     if (volume_dims(y, axis, dims, &stride) || dims[0] * dims[1] * dims[2] == 1)
         return cfp_map_saliency_tubes(p, out); /* a classifier's own output is one number */
-    int rc = new_volume(m->ctx, out, dims);
+    int rc = cfp_value_materialize(m, y);
+    if (!rc) rc = new_volume(m->ctx, out, dims);
     if (!rc) add_channel(y, axis, nd->channel, stride, 1.0, out->data);
     return rc;
 }

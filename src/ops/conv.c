@@ -797,16 +797,29 @@ static int conv_run(cfp_model *m, cfp_node *n) {
     if (st->dn) {
         cfp_value *y = cfp_out(m, n, 0), *r = st->relu ? cfp_out(m, st->relu, 0) : NULL;
         int pooled = !m->keep_none && y->pooled && (!r || r->pooled);
-        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data, y->t.data, r ? r->t.data : NULL,
-                              pooled ? y->pooled : NULL, pooled && r ? r->pooled : NULL))
+        /* with a fused Relu nothing reads y in the pass: left to be computed
+         * if a map asks (the pre-Relu maps of a few layers, cfp_value_materialize),
+         * which saves writing (and first touching) the largest outputs twice */
+        y->lazy = r && !y->is_output;
+        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data, y->lazy ? NULL : y->t.data,
+                              r ? r->t.data : NULL, pooled ? y->pooled : NULL, pooled && r ? r->pooled : NULL))
             return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
         n->pooled_done = pooled;
         if (r) st->relu->skip_run = true;
         return CFP_OK;
     }
+    cfp_out(m, n, 0)->lazy = false;
     rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data, cfp_in(m, n, 1)->t.data,
                        B ? B->t.data : NULL, cfp_out(m, n, 0)->t.data);
     if (rc) return cfp_node_fail(m, n, rc, "out of memory for the im2col buffer");
+    return CFP_OK;
+}
+
+static int conv_materialize(cfp_model *m, cfp_node *n) {
+    conv_state *st = n->state;
+    if (!st->dn) return CFP_OK;
+    if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data, cfp_out(m, n, 0)->t.data, NULL, NULL, NULL))
+        return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
     return CFP_OK;
 }
 
@@ -818,6 +831,6 @@ static void conv_release(cfp_node *n) {
 }
 
 const cfp_op cfp_ops_conv[] = {
-    {"Conv", 1, conv_prepare, conv_reshape, conv_run, conv_release, conv_warm},
+    {"Conv", 1, conv_prepare, conv_reshape, conv_run, conv_release, conv_warm, conv_materialize},
     {0},
 };

@@ -357,7 +357,7 @@ static void to_channels_last(cfp_pool *pool, const float *src, float *dst, int64
  * the conv output once instead of three to four times (Relu, the two means). */
 typedef struct {
     const float *src; /* S x C */
-    float *dst, *relu; /* C x S, channel c at c * ld */
+    float *dst, *relu; /* C x S, channel c at c * ld; dst NULL: not written (means only) */
     int64_t C, S, ld;
     double *acc; /* [threads][2][C] or NULL */
 } out_job;
@@ -381,9 +381,15 @@ __attribute__((target("avx512f"))) static void out_tile_avx512(const out_job *j,
             _mm512_storeu_pd(acc + 8, _mm512_add_pd(_mm512_loadu_pd(acc + 8),
                                                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1)))));
         }
+        if (!pass && !j->dst) continue;
         transpose16(r, t);
         float *d = (pass ? j->relu : j->dst) + c0 * S + i0;
-        for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * S, r[i]);
+        /* the outputs (tens of MB) are not read again before they leave the
+         * cache: streaming stores skip reading each line before writing it */
+        if ((((uintptr_t)d | (uintptr_t)S * sizeof(float)) & 63) == 0)
+            for (int i = 0; i < 16; i++) _mm512_stream_ps(d + i * S, r[i]);
+        else
+            for (int i = 0; i < 16; i++) _mm512_storeu_ps(d + i * S, r[i]);
     }
 }
 
@@ -394,7 +400,7 @@ static void out_tile_scalar(const out_job *j, int64_t i0, int64_t c0, int64_t ni
         float s0 = 0, s1 = 0;
         for (int64_t i = i0; i < i0 + ni; i++) {
             float v = j->src[i * C + c], rv = v > 0.0f ? v : 0.0f;
-            j->dst[c * S + i] = v;
+            if (j->dst) j->dst[c * S + i] = v;
             s0 += v;
             if (j->relu) j->relu[c * S + i] = rv, s1 += rv;
         }
@@ -414,6 +420,7 @@ static void out_range(void *arg, int64_t b, int64_t e, int tid) {
             else out_tile_scalar(j, i0, c0, ni, nc, tid);
         }
     }
+    if (g_avx512) _mm_sfence(); /* the streaming stores, before anyone reads them */
 }
 
 typedef struct {
@@ -447,7 +454,7 @@ static void parts_range(void *arg, int64_t b, int64_t e, int tid) {
         if (j->slab) { /* this slab's planes, back to NCDHW by this thread */
             out_job o = *j->out;
             o.src = yt;
-            o.dst += q->od0 * plane;
+            if (o.dst) o.dst += q->od0 * plane;
             if (o.relu) o.relu += q->od0 * plane;
             o.S = (od1 - q->od0) * plane;
             out_range(&o, 0, out_tiles(&o), tid);
@@ -493,7 +500,8 @@ int cfp_dnnl_conv_run(cfp_dnnl_conv *c, cfp_pool *pool, const float *x, float *y
         /* the means are of batch item 0 */
         double *acc = n == 0 && pooled_y ? (double *)(void *)g_scratch[2] : NULL;
         if (acc) memset(acc, 0, acc_len);
-        out_job o = {g_scratch[1], y + n * p->M * OS, y_relu ? y_relu + n * p->M * OS : NULL, p->M, OS, OS, acc};
+        out_job o = {g_scratch[1], y ? y + n * p->M * OS : NULL, y_relu ? y_relu + n * p->M * OS : NULL, p->M, OS,
+                     OS, acc};
         run_job j = {c, g_scratch[0], g_scratch[1], slab, &o, 0};
         cfp_parallel_for(c->n_parts > 1 ? pool : NULL, c->n_parts, 1, parts_range, &j);
         clock_gettime(CLOCK_MONOTONIC, &t2);

@@ -139,7 +139,8 @@ void cfp_sgemm_par(cfp_pool *pool, int transA, int transB, int64_t M, int64_t N,
  * (and bias, kept by reference) reordered once; NULL when oneDNN is off
  * (CFP_CONV=gemm) or has no fast kernel for p. threads: the pool's. Run
  * takes x and writes y in plain NCDHW; returns CFP_OK or CFP_E_NOMEM.
- * y_relu (or NULL): also max(y, 0) there, the output of a Relu fused in.
+ * y_relu (or NULL): also max(y, 0) there, the output of a Relu fused in;
+ * y may then be NULL (not written: its means are still computed).
  * pooled_y, pooled_r (or NULL): the per-channel means of batch item 0 of y
  * and y_relu, computed on the way out (cfp_value_pooled). */
 typedef struct cfp_dnnl_conv cfp_dnnl_conv;
