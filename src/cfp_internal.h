@@ -197,6 +197,10 @@ const cfp_op *cfp_op_at(int i);
 /* Sum of x[0..n) in blocks of 4096 (16 float lanes each, the blocks added in
  * double): how every per-channel mean (cfp_value_pooled) is summed. */
 double cfp_sum_f32(const float *x, int64_t n);
+/* ops/eltwise.c: y = max(y, 0) over N x C rows of S, with the per-channel
+ * means of batch item 0 before (pooled_pre) and after (pooled_post) */
+void cfp_relu_inplace_means(cfp_pool *pool, float *y, int64_t N, int64_t C, int64_t S, float *pooled_pre,
+                            float *pooled_post);
 /* out[i] = mean of w[i * taps .. i * taps + taps) in double (pooled weights) */
 void cfp_tap_means(const float *w, int64_t rows, int64_t taps, float *out);
 /* A conv weight that oneDNN has reordered: keep its tap means, give its

@@ -470,6 +470,8 @@ static int pooled(cfp_pyramid *p, int value, int a, const float **f32, const dou
         }
     if (v->t.dtype != CFP_F32 || !v->t.data || a < 1 || a >= v->t.ndim)
         return cfp_seterr(m->ctx, CFP_E_UNSUPPORTED, "value '%s' has no channel axis %d to pool", v->name, a);
+    int rc = cfp_value_materialize(m, v);
+    if (rc) return rc;
     int64_t C = v->t.dims[a], inner = 1, outer = 1;
     for (int i = a + 1; i < v->t.ndim; i++) inner *= v->t.dims[i];
     for (int i = 1; i < a; i++) outer *= v->t.dims[i];

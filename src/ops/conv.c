@@ -785,7 +785,7 @@ static int conv_warm(cfp_model *m, cfp_node *n) {
      * (the file's, or a copy's) leave our resident memory; the pyramid
      * reads the tap means kept instead. */
     if (st->dn) cfp_weight_release(m, W, st->p.k[0] * st->p.k[1] * st->p.k[2]);
-    st->relu = st->dn ? fusable_relu(m, n) : NULL;
+    st->relu = fusable_relu(m, n);
     return CFP_OK;
 }
 
@@ -808,19 +808,36 @@ static int conv_run(cfp_model *m, cfp_node *n) {
         if (r) st->relu->skip_run = true;
         return CFP_OK;
     }
-    cfp_out(m, n, 0)->lazy = false;
+    /* Our kernels with a Relu after, keeping values: the conv writes into the
+     * Relu's output, which one pass then rectifies in place while summing
+     * both means; the conv's own output is left lazy as on oneDNN's path. */
+    cfp_value *y = cfp_out(m, n, 0), *r = st->relu ? cfp_out(m, st->relu, 0) : NULL;
+    y->lazy = r && !m->keep_none && y->pooled && r->pooled && !y->is_output;
     rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data, cfp_in(m, n, 1)->t.data,
-                       B ? B->t.data : NULL, cfp_out(m, n, 0)->t.data);
-    if (rc) return cfp_node_fail(m, n, rc, "out of memory for the im2col buffer");
+                       B ? B->t.data : NULL, y->lazy ? r->t.data : y->t.data);
+    if (rc) {
+        y->lazy = false;
+        return cfp_node_fail(m, n, rc, "out of memory for the im2col buffer");
+    }
+    if (y->lazy) {
+        int64_t S = cfp_tensor_numel(&y->t) / (st->p.N * st->p.M);
+        cfp_relu_inplace_means(m->ctx->pool, r->t.data, st->p.N, st->p.M, S, y->pooled, r->pooled);
+        n->pooled_done = true;
+        st->relu->skip_run = true;
+    }
     return CFP_OK;
 }
 
 static int conv_materialize(cfp_model *m, cfp_node *n) {
     conv_state *st = n->state;
-    if (!st->dn) return CFP_OK;
-    if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, cfp_in(m, n, 0)->t.data, cfp_out(m, n, 0)->t.data, NULL, NULL, NULL))
-        return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
-    return CFP_OK;
+    cfp_value *x = cfp_in(m, n, 0), *y = cfp_out(m, n, 0), *B = cfp_in(m, n, 2);
+    if (st->dn) {
+        if (cfp_dnnl_conv_run(st->dn, m->ctx->pool, x->t.data, y->t.data, NULL, NULL, NULL))
+            return cfp_node_fail(m, n, CFP_E_NOMEM, "oneDNN convolution failed (out of memory?)");
+        return CFP_OK;
+    }
+    int rc = cfp_conv_fast(m->ctx->pool, &st->p, x->t.data, cfp_in(m, n, 1)->t.data, B ? B->t.data : NULL, y->t.data);
+    return rc ? cfp_node_fail(m, n, rc, "out of memory for the im2col buffer") : CFP_OK;
 }
 
 static void conv_release(cfp_node *n) {

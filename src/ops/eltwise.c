@@ -453,10 +453,14 @@ typedef struct {
     const float *a, *b; /* b: Add's second input; NULL: Relu of a */
     float *y, *pooled;
     int64_t C, S;
+    float *pooled_a; /* Relu in place (a == y): the means of a too, before */
 } fused_mean_job;
 
 CLONES static void relu_block(const float *restrict x, float *restrict y, int64_t n) {
     VLOOP(n, y[i] = x[i] > 0.0f ? x[i] : 0.0f);
+}
+CLONES static void relu_inplace_block(float *y, int64_t n) {
+    VLOOP(n, y[i] = y[i] > 0.0f ? y[i] : 0.0f);
 }
 CLONES static void add_block(const float *restrict a, const float *restrict b, float *restrict y, int64_t n) {
     VLOOP(n, y[i] = a[i] + b[i]);
@@ -467,14 +471,18 @@ static void fused_mean_range(void *arg, int64_t begin, int64_t end, int tid) {
     const fused_mean_job *j = arg;
     for (int64_t r = begin; r < end; r++) {
         const int64_t o = r * j->S;
-        double sum = 0;
+        double sum = 0, sum_a = 0;
         for (int64_t s0 = 0; s0 < j->S; s0 += 4096) {
             int64_t len = j->S - s0 < 4096 ? j->S - s0 : 4096;
-            if (j->b) add_block(j->a + o + s0, j->b + o + s0, j->y + o + s0, len);
+            if (j->pooled_a) {
+                if (r < j->C) sum_a += cfp_sum_f32(j->y + o + s0, len);
+                relu_inplace_block(j->y + o + s0, len);
+            } else if (j->b) add_block(j->a + o + s0, j->b + o + s0, j->y + o + s0, len);
             else relu_block(j->a + o + s0, j->y + o + s0, len);
             if (r < j->C) sum += cfp_sum_f32(j->y + o + s0, len);
         }
         if (r < j->C) j->pooled[r] = (float)(sum / (double)j->S);
+        if (r < j->C && j->pooled_a) j->pooled_a[r] = (float)(sum_a / (double)j->S);
     }
 }
 
@@ -487,10 +495,16 @@ static bool run_with_means(cfp_model *m, cfp_node *n, const float *a, const floa
     if (m->keep_none || !yv->pooled || y->dtype != CFP_F32 || y->ndim < 2 || yv->n_pooled != y->dims[1] ||
         total == 0)
         return false;
-    fused_mean_job j = {a, b, y->data, yv->pooled, y->dims[1], total / (y->dims[0] * y->dims[1])};
+    fused_mean_job j = {a, b, y->data, yv->pooled, y->dims[1], total / (y->dims[0] * y->dims[1]), NULL};
     cfp_parallel_for(m->ctx->pool, y->dims[0] * j.C, j.S >= 16384 ? 1 : 16384 / j.S + 1, fused_mean_range, &j);
     n->pooled_done = true;
     return true;
+}
+
+void cfp_relu_inplace_means(cfp_pool *pool, float *y, int64_t N, int64_t C, int64_t S, float *pooled_pre,
+                            float *pooled_post) {
+    fused_mean_job j = {y, NULL, y, pooled_post, C, S, pooled_pre};
+    cfp_parallel_for(pool, N * C, S >= 16384 ? 1 : 16384 / S + 1, fused_mean_range, &j);
 }
 
 static int binary_run(cfp_model *m, cfp_node *n) {
