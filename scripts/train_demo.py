@@ -55,11 +55,12 @@ TREV = [sa.CLASSES.index(c) if c else -1 for c in
 
 # ------------------------------------------------------------------ model ----
 class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, spatial=3):
         super().__init__()
-        self.conv1 = nn.Conv3d(cin, cout, 3, stride, 1, bias=False)
+        k, pad = (3, spatial, spatial), (1, spatial // 2, spatial // 2)
+        self.conv1 = nn.Conv3d(cin, cout, k, stride, pad, bias=False)
         self.bn1 = nn.BatchNorm3d(cout)
-        self.conv2 = nn.Conv3d(cout, cout, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv3d(cout, cout, k, 1, pad, bias=False)
         self.bn2 = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
@@ -79,7 +80,8 @@ class DemoR3D(nn.Module):
     layer2 8x8x8, layer3 4x8x8, layer4 2x8x8."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64),
-                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1)), pool="max"):
+                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1)), pool="max",
+                 spatial=(3, 3, 3, 3)):
         super().__init__()
         self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
@@ -87,8 +89,8 @@ class DemoR3D(nn.Module):
         # spatial cells (8 px of the 64x64 input, 14 px of the 112x112 clip) and
         # the class-level saliency can point at an object, not a quadrant
         layers, cin = [], widths[0]
-        for w, s in zip(widths, strides):
-            layers.append(BasicBlock(cin, w, s))
+        for w, s, k in zip(widths, strides, spatial):
+            layers.append(BasicBlock(cin, w, s, k))
             cin = w
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         # global max pooling makes the class score depend on the strongest cell
@@ -99,6 +101,7 @@ class DemoR3D(nn.Module):
     def forward(self, x):
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        self.features = x  # the last feature map, for --l1
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -262,9 +265,15 @@ def main():
     ap.add_argument("--widths", type=int, nargs=4, default=[16, 32, 48, 64], help="channels of the 4 stages")
     ap.add_argument("--strides", nargs=4, default=["1x1x1", "2x2x2", "2x1x1", "2x1x1"],
                     help="TxHxW stride of the 4 stages")
+    ap.add_argument("--spatial", type=int, nargs=4, default=[3, 3, 3, 3],
+                    help="spatial kernel size (3 or 1) of the 4 stages' convolutions; 1 keeps the last layer's "
+                         "receptive field small")
     ap.add_argument("--pool", choices=("avg", "max"), default="max",
                     help="global pooling before the classifier (max: the shipped model; its maps point at the actor "
                          "more often, docs/evaluation.md)")
+    ap.add_argument("--l1", type=float, default=0.0,
+                    help="weight of an L1 penalty on the last feature map (its mean): features that stay zero "
+                         "where nothing decides the class")
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
@@ -308,7 +317,7 @@ def main():
             pools.append(np.arange(a.train))
 
     model = DemoR3D(widths=tuple(a.widths), strides=tuple(tuple(int(v) for v in s.split("x")) for s in a.strides),
-                    pool=a.pool)
+                    pool=a.pool, spatial=tuple(a.spatial))
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = sum(len(p) // a.batch for p in pools)
@@ -334,6 +343,8 @@ def main():
             xt, yt = preprocess(x), torch.from_numpy(y)
             out = model(xt)
             loss = F.cross_entropy(out, yt, label_smoothing=0.05)
+            if a.l1 > 0:
+                loss = loss + a.l1 * model.features.mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -366,7 +377,7 @@ def main():
            "train_clips": a.train, "warmup_clips": a.easy, "test_clips": a.test, "train_seed": TRAIN_SEED,
            "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
-           "pool": a.pool, "widths": a.widths, "strides": a.strides,
+           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "strides": a.strides,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
            "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1),
                        "cpu": round(cpu_seconds(), 1)},
