@@ -655,8 +655,9 @@ typedef struct {
      * NULL: our kernels */
     cfp_dnnl_conv *dn;
     bool dn_tried;
-    /* the Relu fused into dn: the output's only consumer, and the node that
-     * runs next (so nothing can run between and reuse its memory); or NULL */
+    /* the Relu fused into the conv (oneDNN's way out, or a pass after our
+     * kernels): the output's only consumer, and the node that runs next (so
+     * nothing can run between and reuse its memory); or NULL */
     cfp_node *relu;
 } conv_state;
 
@@ -812,7 +813,7 @@ static int conv_run(cfp_model *m, cfp_node *n) {
      * Relu's output, which one pass then rectifies in place while summing
      * both means; the conv's own output is left lazy as on oneDNN's path. */
     cfp_value *y = cfp_out(m, n, 0), *r = st->relu ? cfp_out(m, st->relu, 0) : NULL;
-    y->lazy = r && !m->keep_none && y->pooled && r->pooled && !y->is_output;
+    y->lazy = r && !m->keep_none && y->pooled && r->pooled && !y->is_output && cfp_tensor_numel(&y->t) > 0;
     rc = cfp_conv_fast(m->ctx->pool, &st->p, cfp_in(m, n, 0)->t.data, cfp_in(m, n, 1)->t.data,
                        B ? B->t.data : NULL, y->lazy ? r->t.data : y->t.data);
     if (rc) {
