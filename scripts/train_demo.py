@@ -274,14 +274,15 @@ def main():
     ap.add_argument("--l1", type=float, default=0.0,
                     help="weight of an L1 penalty on the last feature map (its mean): features that stay zero "
                          "where nothing decides the class")
+    ap.add_argument("--seed", type=int, default=0, help="initial weights and batch order (the data stay the same)")
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
     torch.set_flush_denormal(True)
-    torch.manual_seed(0)
-    np.random.seed(0)
-    random.seed(0)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    random.seed(a.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     os.makedirs(a.out, exist_ok=True)
     t0 = time.time()
@@ -322,7 +323,7 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = sum(len(p) // a.batch for p in pools)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=a.lr, total_steps=steps, pct_start=0.15)
-    g = np.random.default_rng(0)
+    g = np.random.default_rng(a.seed)
     hflip, trev = np.array(HFLIP), np.array(TREV)
     history = []
     t1 = time.time()
@@ -377,7 +378,7 @@ def main():
            "train_clips": a.train, "warmup_clips": a.easy, "test_clips": a.test, "train_seed": TRAIN_SEED,
            "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
-           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "strides": a.strides,
+           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "seed": a.seed, "strides": a.strides,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
            "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1),
                        "cpu": round(cpu_seconds(), 1)},
