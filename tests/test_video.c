@@ -6,6 +6,7 @@
 #include "test.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -22,6 +23,21 @@ static const char *clips(void) {
     static char dir[128];
     snprintf(dir, sizeof dir, "%s/clips", cfp_test_tmpsub("video"));
     return state > 0 ? dir : NULL;
+}
+
+/* A new context and `name` from the generated clips opened in it; false
+ * (after a failed check) when the clips or the file are missing. */
+static bool open_clip(const char *name, cfp_ctx **ctx, cfp_video **v) {
+    const char *d = clips();
+    CHECK(d != NULL);
+    if (!d) return false;
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", d, name);
+    cfp_ctx_new(ctx, 1);
+    CHECK_EQ(cfp_video_open(*ctx, path, v), 0);
+    if (*v) return true;
+    cfp_ctx_free(*ctx);
+    return false;
 }
 
 /* Every frame of `video` from the ffmpeg CLI, scaled to w x h, as rgb24. */
@@ -178,16 +194,12 @@ SUITE(video_matches_ffmpeg) {
 
 /* Variable frame rate: sampling by time must equal ffmpeg's fps filter. */
 TEST(video_vfr_by_timestamps) {
-    const char *d = clips();
-    CHECK(d != NULL);
-    if (!d) return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/vfr.mkv", d);
     cfp_ctx *ctx;
-    cfp_video *v;
+    cfp_video *v = NULL;
     cfp_clip *c;
-    cfp_ctx_new(&ctx, 1);
-    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    if (!open_clip("vfr.mkv", &ctx, &v)) return;
+    char path[512];
+    snprintf(path, sizeof path, "%s/vfr.mkv", clips());
     const double fps = cfp_video_get_info(v)->fps;
     CHECK_NEAR(fps, 25, 1e-9);
     cfp_sampling s;
@@ -212,16 +224,10 @@ TEST(video_vfr_by_timestamps) {
 }
 
 TEST(video_sampling_seek_and_repeat) {
-    const char *d = clips();
-    CHECK(d != NULL);
-    if (!d) return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/h264.mp4", d);
     cfp_ctx *ctx;
-    cfp_video *v;
+    cfp_video *v = NULL;
     cfp_clip *c;
-    cfp_ctx_new(&ctx, 1);
-    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    if (!open_clip("h264.mp4", &ctx, &v)) return;
     CHECK_EQ(cfp_video_get_info(v)->n_frames, 30);
     cfp_sampling s;
     cfp_sampling_init(&s);
@@ -262,16 +268,10 @@ TEST(video_sampling_seek_and_repeat) {
  * (keyframes at 0, 10, 20 of 30 frames at 25 fps, B-frames in between), and
  * its frames are those a plain window from there gives. */
 TEST(video_sampling_keyframe) {
-    const char *d = clips();
-    CHECK(d != NULL);
-    if (!d) return;
-    char path[512];
-    snprintf(path, sizeof path, "%s/h264_g10.mp4", d);
     cfp_ctx *ctx;
-    cfp_video *v;
+    cfp_video *v = NULL;
     cfp_clip *c, *ref;
-    cfp_ctx_new(&ctx, 1);
-    CHECK_EQ(cfp_video_open(ctx, path, &v), 0);
+    if (!open_clip("h264_g10.mp4", &ctx, &v)) return;
     static const struct { double start; int want; } cases[] = {{0.6, 10}, {0.4, 10}, {0.36, 0}, {0.84, 20}, {0.0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         cfp_sampling s;
