@@ -2,7 +2,10 @@
 """Train the bundled demo model (models/demo/) on scripts/synthetic_actions.py.
 
 A small residual 3D ResNet (torchvision-style BasicBlocks with BatchNorm, 4
-stages, widths 16/32/48/64, global max pool + Linear) is trained on the CPU
+stages, widths 16/32/48/64, global max pool + Linear; a last feature map of
+5x9x9 whose cells sit where cfp's corner-aligned zoom draws them, and a penalty
+that keeps each of its channels to one place per time step: docs/evaluation.md
+says why) is trained on the CPU
 on synthetic clips rendered at 16x112x112 and resized to the model's input,
 16x64x64: a short warm-up on clips with less clutter (a curriculum: without it
 the loss sits at chance for a long time), then the full data, with horizontal
@@ -55,17 +58,18 @@ TREV = [sa.CLASSES.index(c) if c else -1 for c in
 
 # ------------------------------------------------------------------ model ----
 class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride, spatial=3):
+    def __init__(self, cin, cout, stride, spatial=3, tpad=1):
         super().__init__()
         k, pad = (3, spatial, spatial), (1, spatial // 2, spatial // 2)
-        self.conv1 = nn.Conv3d(cin, cout, k, stride, pad, bias=False)
+        self.conv1 = nn.Conv3d(cin, cout, k, stride, (tpad,) + pad[1:], bias=False)
         self.bn1 = nn.BatchNorm3d(cout)
         self.conv2 = nn.Conv3d(cout, cout, k, 1, pad, bias=False)
         self.bn2 = nn.BatchNorm3d(cout)
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, bias=False), nn.BatchNorm3d(cout))
+            self.downsample = nn.Sequential(nn.Conv3d(cin, cout, 1, stride, (tpad - 1, 0, 0), bias=False),
+                                            nn.BatchNorm3d(cout))
 
     def forward(self, x):
         idt = x if self.downsample is None else self.downsample(x)
@@ -76,21 +80,34 @@ class BasicBlock(nn.Module):
 
 class DemoR3D(nn.Module):
     """Stem (3x7x7, stride 1x4x4) -> 4 residual stages -> global pool (max) -> Linear.
-    Feature maps (TxHxW) for a 16x64x64 input: stem 16x16x16, layer1 16x16x16,
-    layer2 8x8x8, layer3 4x8x8, layer4 2x8x8."""
+    Feature maps (TxHxW) for a 16x64x64 input, align=False and strides 1,2,2,2 in
+    time: stem 16x16x16, layer1 16x16x16, layer2 8x8x8, layer3 4x8x8, layer4 2x8x8.
+
+    align=True (the shipped model, with time strides 1,2,2,1) pads the stem by 4
+    pixels instead of 3 and stage 2's first conv by 2 frames instead of 1 (its
+    1x1x1 shortcut by 1 frame): stem 16x17x17, layer1 16x17x17, layer2 9x9x9,
+    layer3 5x9x9, layer4 5x9x9, with cell (t, y, x) centred on frame 4t-1 and
+    pixel (8y-1, 8x-1) of the input. A corner-aligned zoom of the map to 16x64x64
+    (cfp's, scipy.ndimage.zoom's default: first cell on the first frame/pixel,
+    last on the last) draws it at frame 3.75t and pixel 7.875y: within a frame and
+    a pixel of the cell's centre everywhere. Without it the cells are centred on
+    frames 0, 8 and pixels 0..56 but drawn at frames 0, 15 and pixels 0..63: the
+    second half of the clip showed the actor where it was at frame 8, and the
+    bottom right of the frame was off by up to 12 px of the 112 px clip."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64),
-                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (2, 1, 1)), pool="max",
-                 spatial=(3, 3, 3, 3)):
+                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (1, 1, 1)), pool="max",
+                 spatial=(3, 3, 3, 3), align=True):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, 3, 3), bias=False),
+        sp = 4 if align else 3
+        self.stem = nn.Sequential(nn.Conv3d(3, widths[0], (3, 7, 7), (1, 4, 4), (1, sp, sp), bias=False),
                                   nn.BatchNorm3d(widths[0]), nn.ReLU(inplace=True))
-        # layers 3 and 4 stride in time only, so the last feature map keeps 8x8
+        # layers 3 and 4 do not stride in space, so the last feature map keeps 8x8 (9x9)
         # spatial cells (8 px of the 64x64 input, 14 px of the 112x112 clip) and
         # the class-level saliency can point at an object, not a quadrant
         layers, cin = [], widths[0]
-        for w, s, k in zip(widths, strides, spatial):
-            layers.append(BasicBlock(cin, w, s, k))
+        for i, (w, s, k) in enumerate(zip(widths, strides, spatial)):
+            layers.append(BasicBlock(cin, w, s, k, 2 if align and i == 1 else 1))
             cin = w
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         # global max pooling makes the class score depend on the strongest cell
@@ -263,7 +280,7 @@ def main():
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--widths", type=int, nargs=4, default=[16, 32, 48, 64], help="channels of the 4 stages")
-    ap.add_argument("--strides", nargs=4, default=["1x1x1", "2x2x2", "2x1x1", "2x1x1"],
+    ap.add_argument("--strides", nargs=4, default=["1x1x1", "2x2x2", "2x1x1", "1x1x1"],
                     help="TxHxW stride of the 4 stages")
     ap.add_argument("--spatial", type=int, nargs=4, default=[3, 3, 3, 3],
                     help="spatial kernel size (3 or 1) of the 4 stages' convolutions; 1 keeps the last layer's "
@@ -274,6 +291,18 @@ def main():
     ap.add_argument("--l1", type=float, default=0.0,
                     help="weight of an L1 penalty on the last feature map (its mean): features that stay zero "
                          "where nothing decides the class")
+    ap.add_argument("--peak", type=float, default=3.0,
+                    help="weight of a penalty on how spread each channel of the last feature map is within a time "
+                         "step (mean / max over the cells, per clip, channel and time step): features that fire "
+                         "at one place; scale-free, unlike --l1")
+    ap.add_argument("--nonneg", type=int, choices=(0, 1), default=0,
+                    help="1: keep the classifier's weights >= 0 (a class is scored only by features that are "
+                         "present, never by the absence of others)")
+    ap.add_argument("--align", type=int, choices=(0, 1), default=1,
+                    help="1: pad the stem (4 px) and stage 2 (2 frames) so that the last feature map (5x9x9 with the "
+                         "default strides) has cells centred on frames -1, 3, 7, 11, 15 and pixels -1, 7, ..., 63: "
+                         "where a corner-aligned zoom of the map (cfp's, SciPy's default) draws them; 0: the models "
+                         "shipped before 2026-11-28 (2x8x8 with --strides 1x1x1 2x2x2 2x1x1 2x1x1)")
     ap.add_argument("--seed", type=int, default=0, help="initial weights and batch order (the data stay the same)")
     ap.add_argument("--cache", help="keep the generated data in CACHE.<train>.<test>.npz and reuse it (development)")
     a = ap.parse_args()
@@ -318,7 +347,7 @@ def main():
             pools.append(np.arange(a.train))
 
     model = DemoR3D(widths=tuple(a.widths), strides=tuple(tuple(int(v) for v in s.split("x")) for s in a.strides),
-                    pool=a.pool, spatial=tuple(a.spatial))
+                    pool=a.pool, spatial=tuple(a.spatial), align=bool(a.align))
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = sum(len(p) // a.batch for p in pools)
@@ -346,9 +375,15 @@ def main():
             loss = F.cross_entropy(out, yt, label_smoothing=0.05)
             if a.l1 > 0:
                 loss = loss + a.l1 * model.features.mean()
+            if a.peak > 0:
+                f = model.features.flatten(3)  # (N, C, T, H*W), after the last Relu
+                loss = loss + a.peak * (f.mean(3) / (f.amax(3) + 1e-3)).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if a.nonneg:
+                with torch.no_grad():
+                    model.fc.weight.clamp_(min=0)
             sched.step()
             step += 1
             tot += float(loss) * len(y)
@@ -378,7 +413,7 @@ def main():
            "train_clips": a.train, "warmup_clips": a.easy, "test_clips": a.test, "train_seed": TRAIN_SEED,
            "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
-           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "seed": a.seed, "strides": a.strides,
+           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "peak": a.peak, "align": a.align, "nonneg": a.nonneg, "seed": a.seed, "strides": a.strides,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
            "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1),
                        "cpu": round(cpu_seconds(), 1)},
