@@ -3,9 +3,9 @@
 
 A small residual 3D ResNet (torchvision-style BasicBlocks with BatchNorm, 4
 stages, widths 16/32/48/64, global max pool + Linear; a last feature map of
-5x9x9 whose cells sit where cfp's corner-aligned zoom draws them, and a penalty
-that keeps each of its channels to one place per time step: docs/evaluation.md
-says why) is trained on the CPU
+5x9x9 whose cells sit where cfp's corner-aligned zoom draws them, a penalty
+that keeps each of its channels to one place per time step, and classifier
+weights kept >= 0: docs/evaluation.md says why) is trained on the CPU
 on synthetic clips rendered at 16x112x112 and resized to the model's input,
 16x64x64: a short warm-up on clips with less clutter (a curriculum: without it
 the loss sits at chance for a long time), then the full data, with horizontal
@@ -295,7 +295,7 @@ def main():
                     help="weight of a penalty on how spread each channel of the last feature map is within a time "
                          "step (mean / max over the cells, per clip, channel and time step): features that fire "
                          "at one place; scale-free, unlike --l1")
-    ap.add_argument("--nonneg", type=int, choices=(0, 1), default=0,
+    ap.add_argument("--nonneg", type=int, choices=(0, 1), default=1,
                     help="1: keep the classifier's weights >= 0 (a class is scored only by features that are "
                          "present, never by the absence of others)")
     ap.add_argument("--align", type=int, choices=(0, 1), default=1,
