@@ -295,6 +295,8 @@ def main():
                     help="weight of a penalty on how spread each channel of the last feature map is within a time "
                          "step (mean / max over the cells, per clip, channel and time step): features that fire "
                          "at one place; scale-free, unlike --l1")
+    ap.add_argument("--peak-from", type=int, default=0,
+                    help="first epoch with the --peak penalty (0: from the start, as the shipped model)")
     ap.add_argument("--nonneg", type=int, choices=(0, 1), default=1,
                     help="1: keep the classifier's weights >= 0 (a class is scored only by features that are "
                          "present, never by the absence of others)")
@@ -375,7 +377,7 @@ def main():
             loss = F.cross_entropy(out, yt, label_smoothing=0.05)
             if a.l1 > 0:
                 loss = loss + a.l1 * model.features.mean()
-            if a.peak > 0:
+            if a.peak > 0 and ep >= a.peak_from:
                 f = model.features.flatten(3)  # (N, C, T, H*W), after the last Relu
                 loss = loss + a.peak * (f.mean(3) / (f.amax(3) + 1e-3)).mean()
             opt.zero_grad(set_to_none=True)
@@ -413,7 +415,7 @@ def main():
            "train_clips": a.train, "warmup_clips": a.easy, "test_clips": a.test, "train_seed": TRAIN_SEED,
            "warmup_seed": EASY_SEED, "test_seed": TEST_SEED, "warmup_epochs": a.warmup,
            "epochs": a.epochs, "batch": a.batch, "lr": a.lr, "threads": a.threads,
-           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "peak": a.peak, "align": a.align, "nonneg": a.nonneg, "seed": a.seed, "strides": a.strides,
+           "pool": a.pool, "widths": a.widths, "spatial": a.spatial, "l1": a.l1, "peak": a.peak, "peak_from": a.peak_from, "align": a.align, "nonneg": a.nonneg, "seed": a.seed, "strides": a.strides,
            "test_accuracy": acc, "confusion": conf.tolist(), "history": history,
            "seconds": {"data": round(t_data, 1), "train": round(t_train, 1), "total": round(total, 1),
                        "cpu": round(cpu_seconds(), 1)},
