@@ -25,14 +25,14 @@ static const char *clips(void) {
     return state > 0 ? dir : NULL;
 }
 
-/* A new context and `name` from the generated clips opened in it; false
- * (after a failed check) when the clips or the file are missing. */
-static bool open_clip(const char *name, cfp_ctx **ctx, cfp_video **v) {
+/* A new context and `name` from the generated clips opened in it, its path
+ * in path[512]; false (after a failed check) when the clips or the file are
+ * missing. */
+static bool open_clip(const char *name, char path[512], cfp_ctx **ctx, cfp_video **v) {
     const char *d = clips();
     CHECK(d != NULL);
     if (!d) return false;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", d, name);
+    snprintf(path, 512, "%s/%s", d, name);
     cfp_ctx_new(ctx, 1);
     CHECK_EQ(cfp_video_open(*ctx, path, v), 0);
     if (*v) return true;
@@ -197,9 +197,8 @@ TEST(video_vfr_by_timestamps) {
     cfp_ctx *ctx;
     cfp_video *v = NULL;
     cfp_clip *c;
-    if (!open_clip("vfr.mkv", &ctx, &v)) return;
     char path[512];
-    snprintf(path, sizeof path, "%s/vfr.mkv", clips());
+    if (!open_clip("vfr.mkv", path, &ctx, &v)) return;
     const double fps = cfp_video_get_info(v)->fps;
     CHECK_NEAR(fps, 25, 1e-9);
     cfp_sampling s;
@@ -227,7 +226,8 @@ TEST(video_sampling_seek_and_repeat) {
     cfp_ctx *ctx;
     cfp_video *v = NULL;
     cfp_clip *c;
-    if (!open_clip("h264.mp4", &ctx, &v)) return;
+    char path[512];
+    if (!open_clip("h264.mp4", path, &ctx, &v)) return;
     CHECK_EQ(cfp_video_get_info(v)->n_frames, 30);
     cfp_sampling s;
     cfp_sampling_init(&s);
@@ -271,7 +271,8 @@ TEST(video_sampling_keyframe) {
     cfp_ctx *ctx;
     cfp_video *v = NULL;
     cfp_clip *c, *ref;
-    if (!open_clip("h264_g10.mp4", &ctx, &v)) return;
+    char path[512];
+    if (!open_clip("h264_g10.mp4", path, &ctx, &v)) return;
     static const struct { double start; int want; } cases[] = {{0.6, 10}, {0.4, 10}, {0.36, 0}, {0.84, 20}, {0.0, 0}};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         cfp_sampling s;
