@@ -2,7 +2,8 @@
 """Train the bundled demo model (models/demo/) on scripts/synthetic_actions.py.
 
 A small residual 3D ResNet (torchvision-style BasicBlocks with BatchNorm, 4
-stages, widths 16/32/48/64, global max pool + Linear; a last feature map of
+stages, widths 16/32/48/64, a head that takes the maximum over each time
+step's cells and averages it over the time steps, + Linear; a last feature map of
 5x9x9 whose cells sit where cfp's corner-aligned zoom draws them, a penalty
 that keeps each of its channels to one place per time step, and classifier
 weights kept >= 0: docs/evaluation.md says why) is trained on the CPU
@@ -79,7 +80,10 @@ class BasicBlock(nn.Module):
 
 
 class DemoR3D(nn.Module):
-    """Stem (3x7x7, stride 1x4x4) -> 4 residual stages -> global pool (max) -> Linear.
+    """Stem (3x7x7, stride 1x4x4) -> 4 residual stages -> pool -> Linear.
+    pool "space" (the shipped model): the maximum over each time step's cells,
+    averaged over the time steps (ONNX: ReduceMax over H, W, then ReduceMean over T);
+    "max": global max pooling; "avg": global average pooling.
     Feature maps (TxHxW) for a 16x64x64 input, align=False and strides 1,2,2,2 in
     time: stem 16x16x16, layer1 16x16x16, layer2 8x8x8, layer3 4x8x8, layer4 2x8x8.
 
@@ -96,7 +100,7 @@ class DemoR3D(nn.Module):
     bottom right of the frame was off by up to 12 px of the 112 px clip."""
 
     def __init__(self, num_classes=len(sa.CLASSES), widths=(16, 32, 48, 64),
-                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (1, 1, 1)), pool="max",
+                 strides=((1, 1, 1), (2, 2, 2), (2, 1, 1), (1, 1, 1)), pool="space",
                  spatial=(3, 3, 3, 3), align=True):
         super().__init__()
         sp = 4 if align else 3
@@ -110,15 +114,22 @@ class DemoR3D(nn.Module):
             layers.append(BasicBlock(cin, w, s, k, 2 if align and i == 1 else 1))
             cin = w
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
-        # global max pooling makes the class score depend on the strongest cell
-        # (a local feature) rather than on the sum over the whole map
+        # max pooling makes the class score depend on the strongest cell (a local
+        # feature) rather than on the sum over the whole map; "space" takes it per
+        # time step and averages those, so that every time step has to carry the
+        # class at one place, not only the time step where the evidence is strongest
+        # (the object that grows is small at the start: with one global maximum the
+        # first time steps' maps were free to light up anything)
+        self.pool = pool
         self.avgpool = nn.AdaptiveAvgPool3d(1) if pool == "avg" else nn.AdaptiveMaxPool3d(1)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
         x = self.stem(x)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        self.features = x  # the last feature map, for --l1
+        self.features = x  # the last feature map, for --l1 and --peak
+        if self.pool == "space":
+            return self.fc(x.amax((3, 4)).mean(2))
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
@@ -285,9 +296,10 @@ def main():
     ap.add_argument("--spatial", type=int, nargs=4, default=[3, 3, 3, 3],
                     help="spatial kernel size (3 or 1) of the 4 stages' convolutions; 1 keeps the last layer's "
                          "receptive field small")
-    ap.add_argument("--pool", choices=("avg", "max"), default="max",
-                    help="global pooling before the classifier (max: the shipped model; its maps point at the actor "
-                         "more often, docs/evaluation.md)")
+    ap.add_argument("--pool", choices=("avg", "max", "space"), default="space",
+                    help="pooling before the classifier: space (the shipped model): the maximum over each time "
+                         "step's cells, averaged over the time steps; max: global max pooling (the models shipped "
+                         "before 2026-11-28 07:00); avg: global average pooling (docs/evaluation.md compares them)")
     ap.add_argument("--l1", type=float, default=0.0,
                     help="weight of an L1 penalty on the last feature map (its mean): features that stay zero "
                          "where nothing decides the class")
