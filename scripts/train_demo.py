@@ -121,7 +121,7 @@ class DemoR3D(nn.Module):
         # (the object that grows is small at the start: with one global maximum the
         # first time steps' maps were free to light up anything)
         self.pool = pool
-        self.avgpool = nn.AdaptiveAvgPool3d(1) if pool == "avg" else nn.AdaptiveMaxPool3d(1)
+        self.avgpool = {"avg": nn.AdaptiveAvgPool3d(1), "max": nn.AdaptiveMaxPool3d(1)}.get(pool)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
